@@ -4,7 +4,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/src/gen/**', '**/native/index.*', '**/node_modules/**', '**/dist-wasm/**'] },
+  { ignores: ['**/*.cjs', '**/*.js', '**/dist/**', '**/src/gen/**', '**/native/index.*', '**/node_modules/**', '**/dist-wasm/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
