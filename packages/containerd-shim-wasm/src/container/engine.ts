@@ -1,0 +1,61 @@
+/**
+ * The contract an engine author implements: how to run one WASI workload.
+ *
+ * An engine runs inside the container's own process (the executor), after the framework has
+ * opened the container's stdio and before it changes the process root to the container rootfs.
+ * The framework owns everything else: the shim protocol, the process, namespaces, signals.
+ */
+import type { RuntimeContext } from './context.js';
+
+/** The file descriptors of the container's standard streams, open in the executor process. */
+export interface Stdio {
+  /** Guest stdin (a pipe fed by the shim; EOF when the client closes stdin). */
+  readonly stdin: number;
+  /** Guest stdout (the container's stdout fifo or file). */
+  readonly stdout: number;
+  /** Guest stderr (the container's stderr fifo or file). */
+  readonly stderr: number;
+}
+
+/**
+ * A WebAssembly engine.
+ *
+ * @example
+ * ```ts
+ * const engine: Engine = {
+ *   name: 'my-engine',
+ *   async runWasi(ctx, stdio) { return runMyRuntime(await readModule(ctx), ctx.args, stdio); },
+ * };
+ * runShim(engine);
+ * ```
+ */
+export interface Engine {
+  /** Short name, used in logs and as the `<name>` of `containerd-shim-<name>-v1`. */
+  readonly name: string;
+
+  /**
+   * OCI layer media types this engine runs as modules (wasm layers of an image).
+   * @default ['application/vnd.bytecodealliance.wasm.component.layer.v0+wasm']
+   */
+  readonly supportedLayerTypes?: readonly string[];
+
+  /**
+   * Loads what the engine needs from the host filesystem (native addons, worker scripts),
+   * once per container process, before the root changes to the container rootfs. Anything
+   * not loaded here cannot be loaded later.
+   */
+  load?(): Promise<void>;
+
+  /**
+   * Checks at container creation that this engine can run the workload (module found and valid).
+   * Throwing here fails `Create` with the thrown message, which `ctr` shows the user.
+   */
+  canHandle?(ctx: RuntimeContext): Promise<void>;
+
+  /**
+   * Runs the workload to completion and resolves its exit code (0-255). Called once, when the
+   * task is started. Rejecting (a trap, an engine error) ends the container with a non-zero code
+   * and the error in the shim log.
+   */
+  runWasi(ctx: RuntimeContext, stdio: Stdio): Promise<number>;
+}

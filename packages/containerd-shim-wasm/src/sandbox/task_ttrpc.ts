@@ -1,0 +1,56 @@
+/**
+ * Binds the {@link TaskService} to a ttrpc server under both task API names containerd speaks.
+ *
+ * Methods the service does not implement are left out: the server answers them with code 12
+ * (Unimplemented), which containerd reports as "not implemented".
+ */
+import {
+  CloseIORequest,
+  ConnectRequest,
+  ConnectResponse,
+  CreateTaskRequest,
+  CreateTaskResponse,
+  DeleteRequest,
+  DeleteResponse,
+  Empty,
+  KillRequest,
+  PidsRequest,
+  PidsResponse,
+  ShutdownRequest,
+  StartRequest,
+  StartResponse,
+  StateRequest,
+  StateResponse,
+  WaitRequest,
+  WaitResponse,
+} from '../protocol/index.js';
+import type { ServiceDefinition, TtrpcServer } from '../ttrpc/server.js';
+import { method } from '../ttrpc/server.js';
+import type { TaskService } from './shim.js';
+
+/** Service names of the task API: v2 for containerd 1.x and 2.x, v3 when a 2.x shim asks for it. */
+export const TASK_SERVICE_NAMES = ['containerd.task.v2.Task', 'containerd.task.v3.Task'] as const;
+
+const empty = (): Empty => ({});
+
+/** The ttrpc method table of `service`. */
+export function taskServiceDefinition(service: TaskService): ServiceDefinition {
+  return {
+    Create: method(CreateTaskRequest, CreateTaskResponse, (req) => service.create(req)),
+    Start: method(StartRequest, StartResponse, (req) => service.start(req)),
+    Wait: method(WaitRequest, WaitResponse, (req) => service.wait(req)),
+    State: method(StateRequest, StateResponse, (req) => service.state(req)),
+    Kill: method(KillRequest, Empty, (req) => service.kill(req).then(empty)),
+    Pids: method(PidsRequest, PidsResponse, (req) => service.pids(req)),
+    CloseIO: method(CloseIORequest, Empty, (req) => service.closeIO(req).then(empty)),
+    Delete: method(DeleteRequest, DeleteResponse, (req) => service.delete(req)),
+    Connect: method(ConnectRequest, ConnectResponse, (req) => service.connect(req)),
+    Shutdown: method(ShutdownRequest, Empty, (req) => service.shutdown(req).then(empty)),
+  };
+}
+
+/** Registers `service` on `server` under every task API name. */
+export function registerTaskService(server: TtrpcServer, service: TaskService): void {
+  const definition = taskServiceDefinition(service);
+  for (const name of TASK_SERVICE_NAMES) server.register(name, definition);
+}

@@ -1,0 +1,144 @@
+/**
+ * The container process ("executor"): one per container, started by the shim at `Create`.
+ *
+ * It opens the container's stdio, lets the engine load what it needs from the host, changes its
+ * root to the container rootfs (so absolute symlinks in the image resolve inside it), checks that
+ * the engine can run the workload, and waits for `Start`. The engine then runs the guest; the
+ * process exits with the guest's exit code, which is what containerd reports.
+ *
+ * It talks to the shim over Node's IPC channel. Signals that would end a native process end this
+ * one with the same status (128+n), also when it is pid 1 of a pid namespace, where the kernel
+ * would drop signals left at their default action.
+ */
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+
+import type { RuntimeContext } from '../../../container/context.js';
+import { createRuntimeContext } from '../../../container/context.js';
+import type { Engine, Stdio } from '../../../container/engine.js';
+import { readModule } from '../../../container/path.js';
+import type { LogLevel } from '../../../logging.js';
+import { createLogger } from '../../../logging.js';
+import { describeError, errorCode, ShimError } from '../../../sandbox/error.js';
+import type { ShimErrorCode } from '../../../sandbox/error.js';
+import type { OciProcess } from '../../../sandbox/oci.js';
+import { nativeSys } from '../native.js';
+import { signalExitStatus, TERMINATING_SIGNALS } from '../signals.js';
+
+/** The shim's request to set a container up. */
+export interface PrepareMessage {
+  type: 'prepare';
+  id: string;
+  /** Host path of the mounted rootfs; becomes this process's `/`. */
+  rootfs: string;
+  process: OciProcess;
+  /** Host paths of the container's output streams ('' for none). */
+  stdout: string;
+  stderr: string;
+  logLevel: LogLevel;
+}
+
+/** Messages from the shim to the executor. */
+export type ToExecutor = PrepareMessage | { type: 'start' };
+
+/** Messages from the executor to the shim. */
+export type FromExecutor =
+  | { type: 'prepared' }
+  | { type: 'failed'; code: ShimErrorCode; message: string }
+  | { type: 'run-error'; message: string };
+
+/** Exit status when the engine fails or the guest traps (as SIGABRT would). */
+export const TRAP_EXIT_STATUS = 134;
+
+/** Action name the shim binary runs the executor under. Not for users. */
+export const EXECUTOR_ACTION = 'executor';
+
+/**
+ * Opens a container output stream: a fifo read-write (so writes never fail with EPIPE and the open
+ * never blocks), a `file://` URI or regular file for appending, nothing for ''.
+ */
+export function openOutput(path: string): number {
+  if (path === '') return openSync('/dev/null', 'w');
+  const target = path.startsWith('file://') ? decodeURIComponent(new URL(path).pathname) : path;
+  if (/^[a-z]+:\/\//.test(target)) {
+    throw new ShimError('INVALID_ARGUMENT', `unsupported stdio URI ${path}: only fifos and file:// are supported`);
+  }
+  let isFifo = false;
+  try {
+    const fd = openSync(target, constants.O_RDONLY | constants.O_NONBLOCK);
+    isFifo = fstatSync(fd).isFIFO();
+    closeSync(fd);
+  } catch {
+    // does not exist yet: a file to create
+  }
+  return isFifo
+    ? openSync(target, constants.O_RDWR)
+    : openSync(target, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o640);
+}
+
+function send(message: FromExecutor): Promise<void> {
+  return new Promise((resolve) => {
+    if (!process.send || !process.connected) return resolve();
+    process.send(message, undefined, undefined, () => resolve());
+  });
+}
+
+function nextMessage<T extends ToExecutor['type']>(type: T): Promise<Extract<ToExecutor, { type: T }>> {
+  return new Promise((resolve) => {
+    const onMessage = (message: ToExecutor): void => {
+      if (message?.type !== type) return;
+      process.off('message', onMessage);
+      resolve(message as Extract<ToExecutor, { type: T }>);
+    };
+    process.on('message', onMessage);
+  });
+}
+
+/**
+ * Runs this process as a container's executor for `engine`. Never returns: the process exits with
+ * the guest's status.
+ */
+export async function runExecutor(engine: Engine): Promise<never> {
+  for (const signal of TERMINATING_SIGNALS) {
+    process.on(signal, () => process.exit(signalExitStatus(signal)));
+  }
+  // The shim going away must not take the container with it (containerd's `delete` cleans up).
+  process.on('disconnect', () => undefined);
+
+  const prepare = await nextMessage('prepare');
+  const log = createLogger({ fd: 2, level: prepare.logLevel, fields: { id: prepare.id, engine: engine.name } });
+  let ctx: RuntimeContext;
+  let stdio: Stdio;
+  try {
+    stdio = { stdin: 0, stdout: openOutput(prepare.stdout), stderr: openOutput(prepare.stderr) };
+    await engine.load?.();
+    try {
+      nativeSys().chroot(prepare.rootfs);
+    } catch (err) {
+      throw new ShimError('INTERNAL', `cannot enter the container rootfs ${prepare.rootfs}`, { cause: err });
+    }
+    ctx = createRuntimeContext(prepare.id, prepare.process);
+    try {
+      process.chdir(ctx.cwd);
+    } catch {
+      // a missing working directory leaves the guest at `/`, as WASI preopens are absolute anyway
+    }
+    if (engine.canHandle) await engine.canHandle(ctx);
+    else await readModule(ctx);
+  } catch (err) {
+    await send({ type: 'failed', code: errorCode(err), message: describeError(err) });
+    process.exit(1);
+  }
+  await send({ type: 'prepared' });
+
+  await nextMessage('start');
+  let status: number;
+  try {
+    status = await engine.runWasi(ctx, stdio);
+  } catch (err) {
+    const message = describeError(err);
+    log.log('error', `${engine.name} failed to run the workload`, { error: message });
+    await send({ type: 'run-error', message });
+    status = TRAP_EXIT_STATUS;
+  }
+  process.exit(status & 0xff);
+}
