@@ -69,3 +69,6 @@ export { Timestamp } from '../gen/google/protobuf/timestamp.js';
 export { GO_ZERO_TIME, fromTimestamp, isGoZeroTime, toTimestamp } from './timestamp.js';
 export { isAnyOf, packAny, unpackAny } from './any.js';
 export { asBuffer, decodeMessage, encodeMessage, type MessageType } from './message.js';
+// cgroup statistics for StatsResponse (containerd's io.containerd.cgroups.v1/v2 Metrics).
+export { Metrics as CgroupV1Metrics } from '../gen/io/containerd/cgroups/v1/metrics.js';
+export { Metrics as CgroupV2Metrics } from '../gen/io/containerd/cgroups/v2/metrics.js';

@@ -15,17 +15,36 @@ import type {
   DeleteRequest,
   DeleteResponse,
   KillRequest,
+  PauseRequest,
   PidsRequest,
   PidsResponse,
+  ResizePtyRequest,
+  ResumeRequest,
   ShutdownRequest,
   StartRequest,
   StartResponse,
   StateRequest,
   StateResponse,
+  StatsRequest,
+  StatsResponse,
+  UpdateTaskRequest,
   WaitRequest,
   WaitResponse,
 } from '../protocol/index.js';
-import { ProcessStatus, TaskCreate, TaskDelete, TaskExit, TaskStart, toTimestamp } from '../protocol/index.js';
+import {
+  isAnyOf,
+  packAny,
+  ProcessStatus,
+  TaskCreate,
+  TaskDelete,
+  TaskExit,
+  TaskOOM,
+  TaskPaused,
+  TaskResumed,
+  TaskStart,
+  toTimestamp,
+  unpackAny,
+} from '../protocol/index.js';
 import { alreadyExists, describeError, failedPrecondition, invalidArgument, notFound } from './error.js';
 import type { EventPublisher } from './events.js';
 import { taskEvent } from './events.js';
@@ -68,9 +87,13 @@ interface Container {
   readonly instance: Instance;
 }
 
+/** Type URL containerd gives the LinuxResources of an Update (JSON-encoded). */
+const LINUX_RESOURCES_TYPE = 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources';
+
 const STATUS: Record<InstanceStatus, ProcessStatus> = {
   created: ProcessStatus.CREATED,
   running: ProcessStatus.RUNNING,
+  paused: ProcessStatus.PAUSED,
   stopped: ProcessStatus.STOPPED,
 };
 
@@ -139,7 +162,9 @@ export class TaskService {
   #onExit(id: string, exit: ExitStatus): void {
     const container = this.#containers.get(id);
     const pid = container?.instance.pid ?? 0;
-    this.options.logger.log('info', 'container exited', { id, status: exit.status });
+    this.options.logger.log('info', 'container exited', { id, status: exit.status, oom: exit.oomKilled || undefined });
+    // CRI marks a container OOMKilled from this event, which must precede its exit.
+    if (exit.oomKilled) this.#publish(taskEvent('TaskOOM', TaskOOM, { containerId: id }));
     this.#publish(
       taskEvent('TaskExit', TaskExit, {
         containerId: id,
@@ -190,17 +215,56 @@ export class TaskService {
     };
   }
 
-  /** Signals the container's process. */
+  /** Signals the container's process, or every process of the container with `all`. */
   async kill(req: KillRequest): Promise<void> {
     const container = this.#get(req.id, req.execId);
-    container.instance.kill(req.signal);
+    container.instance.kill(req.signal, req.all);
   }
 
   /** Host pids of the container's processes. */
   async pids(req: PidsRequest): Promise<PidsResponse> {
     const container = this.#get(req.id);
-    const { instance } = container;
-    return { processes: instance.exit ? [] : [{ pid: instance.pid, info: undefined }] };
+    return { processes: container.instance.pids().map((pid) => ({ pid, info: undefined })) };
+  }
+
+  /** Freezes the container (cgroup freezer). */
+  async pause(req: PauseRequest): Promise<void> {
+    await this.#get(req.id).instance.pause();
+    this.#publish(taskEvent('TaskPaused', TaskPaused, { containerId: req.id }));
+  }
+
+  /** Thaws a paused container. */
+  async resume(req: ResumeRequest): Promise<void> {
+    await this.#get(req.id).instance.resume();
+    this.#publish(taskEvent('TaskResumed', TaskResumed, { containerId: req.id }));
+  }
+
+  /** cgroup statistics as containerd's v1 or v2 Metrics. */
+  async stats(req: StatsRequest): Promise<StatsResponse> {
+    const stats = this.#get(req.id).instance.stats();
+    return { stats: packAny(stats.typeUrl, stats.value) };
+  }
+
+  /** Applies new resource limits (an OCI LinuxResources in JSON). */
+  async update(req: UpdateTaskRequest): Promise<void> {
+    const container = this.#get(req.id);
+    if (!req.resources) throw invalidArgument('update without resources');
+    if (!isAnyOf(req.resources, LINUX_RESOURCES_TYPE)) {
+      throw invalidArgument(`resources of type ${req.resources.typeUrl} are not LinuxResources`);
+    }
+    let resources: unknown;
+    try {
+      resources = JSON.parse(Buffer.from(unpackAny(req.resources, LINUX_RESOURCES_TYPE)).toString('utf8'));
+    } catch (err) {
+      throw invalidArgument('resources are not valid JSON', err);
+    }
+    if (typeof resources !== 'object' || resources === null) throw invalidArgument('resources must be a JSON object');
+    container.instance.update(resources as Record<string, unknown>);
+  }
+
+  /** No container of this shim has a terminal, and runc answers OK in that case too. */
+  async resizePty(req: ResizePtyRequest): Promise<void> {
+    this.#get(req.id, req.execId);
   }
 
   /** Closes the container's stdin so the guest reads EOF. */
@@ -213,7 +277,7 @@ export class TaskService {
   async delete(req: DeleteRequest): Promise<DeleteResponse> {
     const container = this.#get(req.id, req.execId);
     const { instance } = container;
-    if (instance.status === 'running') throw failedPrecondition(`cannot delete a running process (container ${req.id})`);
+    if (instance.status === 'running' || instance.status === 'paused') throw failedPrecondition(`cannot delete a running process (container ${req.id})`);
     await instance.delete();
     this.#containers.delete(req.id);
     const exit = instance.exit;

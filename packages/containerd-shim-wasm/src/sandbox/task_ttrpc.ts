@@ -1,8 +1,8 @@
 /**
  * Binds the {@link TaskService} to a ttrpc server under both task API names containerd speaks.
  *
- * Methods the service does not implement are left out: the server answers them with code 12
- * (Unimplemented), which containerd reports as "not implemented".
+ * Methods the service does not implement (Exec, Checkpoint) are left out: the server answers
+ * them with code 12 (Unimplemented), which containerd reports as "not implemented".
  */
 import {
   CloseIORequest,
@@ -14,13 +14,19 @@ import {
   DeleteResponse,
   Empty,
   KillRequest,
+  PauseRequest,
   PidsRequest,
   PidsResponse,
+  ResizePtyRequest,
+  ResumeRequest,
   ShutdownRequest,
   StartRequest,
   StartResponse,
   StateRequest,
   StateResponse,
+  StatsRequest,
+  StatsResponse,
+  UpdateTaskRequest,
   WaitRequest,
   WaitResponse,
 } from '../protocol/index.js';
@@ -43,6 +49,11 @@ export function taskServiceDefinition(service: TaskService): ServiceDefinition {
     Kill: method(KillRequest, Empty, (req) => service.kill(req).then(empty)),
     Pids: method(PidsRequest, PidsResponse, (req) => service.pids(req)),
     CloseIO: method(CloseIORequest, Empty, (req) => service.closeIO(req).then(empty)),
+    ResizePty: method(ResizePtyRequest, Empty, (req) => service.resizePty(req).then(empty)),
+    Pause: method(PauseRequest, Empty, (req) => service.pause(req).then(empty)),
+    Resume: method(ResumeRequest, Empty, (req) => service.resume(req).then(empty)),
+    Stats: method(StatsRequest, StatsResponse, (req) => service.stats(req)),
+    Update: method(UpdateTaskRequest, Empty, (req) => service.update(req).then(empty)),
     Delete: method(DeleteRequest, DeleteResponse, (req) => service.delete(req)),
     Connect: method(ConnectRequest, ConnectResponse, (req) => service.connect(req)),
     Shutdown: method(ShutdownRequest, Empty, (req) => service.shutdown(req).then(empty)),

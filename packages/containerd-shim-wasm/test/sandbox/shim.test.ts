@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { GO_ZERO_TIME, ProcessStatus } from '../../src/protocol';
 import type { CreateTaskRequest } from '../../src/protocol';
 import { MemoryPublisher } from '../../src/sandbox/events';
-import type { ExitStatus, Instance, InstanceStatus } from '../../src/sandbox/instance';
+import type { ExitStatus, Instance, InstanceStats, InstanceStatus } from '../../src/sandbox/instance';
 import { silentLogger } from '../../src/logging';
 import type { CreateInstanceRequest } from '../../src/sandbox/shim';
 import { TaskService } from '../../src/sandbox/shim';
@@ -35,8 +35,8 @@ class FakeInstance implements Instance {
     this.signals.push(signal);
   }
 
-  finish(status: number): void {
-    this.exit = { status, exitedAt: new Date(1_700_000_000_000) };
+  finish(status: number, oomKilled = false): void {
+    this.exit = { status, exitedAt: new Date(1_700_000_000_000), oomKilled };
     this.status = 'stopped';
     this.onExit(this.exit);
     this.#resolve(this.exit);
@@ -48,6 +48,28 @@ class FakeInstance implements Instance {
 
   closeStdin(): void {
     this.stdinClosed = true;
+  }
+
+  pids(): number[] {
+    return this.exit ? [] : [this.pid];
+  }
+
+  async pause(): Promise<void> {
+    this.status = 'paused';
+  }
+
+  async resume(): Promise<void> {
+    this.status = 'running';
+  }
+
+  stats(): InstanceStats {
+    return { typeUrl: 'io.containerd.cgroups.v1.Metrics', value: new Uint8Array([0x12, 0x02, 0x08, 0x03]) };
+  }
+
+  updates: Record<string, unknown>[] = [];
+
+  update(resources: Record<string, unknown>): void {
+    this.updates.push(resources);
   }
 
   async delete(): Promise<void> {
@@ -169,6 +191,44 @@ describe(TaskService, () => {
     await service.shutdown({ id: 'c1', now: false });
     await new Promise((r) => setImmediate(r));
     expect(shutdowns).toBe(1);
+  });
+
+  it('publishes TaskOOM before TaskExit when the kernel killed the container for memory', async () => {
+    await service.create(createRequest('c1'));
+    await service.start({ id: 'c1', execId: '' });
+    instances[0]!.finish(137, true);
+    expect(publisher.topics()).toEqual(['/tasks/create', '/tasks/start', '/tasks/oom', '/tasks/exit']);
+  });
+
+  it('reports PAUSED between Pause and Resume and publishes both events', async () => {
+    await service.create(createRequest('c1'));
+    await service.start({ id: 'c1', execId: '' });
+    await service.pause({ id: 'c1' });
+    expect((await service.state({ id: 'c1', execId: '' })).status).toBe(ProcessStatus.PAUSED);
+    await expect(service.delete({ id: 'c1', execId: '' })).rejects.toMatchObject({ code: 'FAILED_PRECONDITION' });
+    await service.resume({ id: 'c1' });
+    expect((await service.state({ id: 'c1', execId: '' })).status).toBe(ProcessStatus.RUNNING);
+    expect(publisher.topics().slice(-2)).toEqual(['/tasks/paused', '/tasks/resumed']);
+  });
+
+  it('wraps stats in an Any with the metrics type URL', async () => {
+    await service.create(createRequest('c1'));
+    const { stats } = await service.stats({ id: 'c1' });
+    expect(stats?.typeUrl).toBe('io.containerd.cgroups.v1.Metrics');
+  });
+
+  it('passes LinuxResources JSON of an Update to the instance and rejects other types', async () => {
+    await service.create(createRequest('c1'));
+    const json = Buffer.from(JSON.stringify({ memory: { limit: 1048576 } }));
+    await service.update({
+      id: 'c1',
+      resources: { typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/LinuxResources', value: json },
+      annotations: {},
+    });
+    expect(instances[0]!.updates).toEqual([{ memory: { limit: 1048576 } }]);
+    await expect(
+      service.update({ id: 'c1', resources: { typeUrl: 'other.Type', value: json }, annotations: {} }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('reports the daemon pid and the task pid on Connect', async () => {

@@ -10,7 +10,7 @@
  * one with the same status (128+n), also when it is pid 1 of a pid namespace, where the kernel
  * would drop signals left at their default action.
  */
-import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 
 import type { RuntimeContext } from '../../../container/context.js';
 import { createRuntimeContext } from '../../../container/context.js';
@@ -42,6 +42,7 @@ export type ToExecutor = PrepareMessage | { type: 'start' };
 
 /** Messages from the executor to the shim. */
 export type FromExecutor =
+  | { type: 'ready'; pid: number }
   | { type: 'prepared' }
   | { type: 'failed'; code: ShimErrorCode; message: string }
   | { type: 'run-error'; message: string };
@@ -75,6 +76,20 @@ export function openOutput(path: string): number {
     : openSync(target, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o640);
 }
 
+/**
+ * This process's pid as the host sees it. In a new pid namespace `process.pid` is 1; the first
+ * `NSpid` entry of /proc/self/status (the host's procfs, still mounted here) is the outermost pid.
+ */
+export function hostPid(): number {
+  try {
+    const line = readFileSync('/proc/self/status', 'utf8').match(/^NSpid:\s+(\d+)/m);
+    if (line?.[1]) return Number(line[1]);
+  } catch {
+    // no procfs: fall back to what Node knows
+  }
+  return process.pid;
+}
+
 function send(message: FromExecutor): Promise<void> {
   return new Promise((resolve) => {
     if (!process.send || !process.connected) return resolve();
@@ -103,6 +118,7 @@ export async function runExecutor(engine: Engine): Promise<never> {
   }
   // The shim going away must not take the container with it (containerd's `delete` cleans up).
   process.on('disconnect', () => undefined);
+  await send({ type: 'ready', pid: hostPid() });
 
   const prepare = await nextMessage('prepare');
   const log = createLogger({ fd: 2, level: prepare.logLevel, fields: { id: prepare.id, engine: engine.name } });

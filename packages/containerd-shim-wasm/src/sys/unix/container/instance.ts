@@ -1,9 +1,11 @@
 /**
- * The Linux container instance: the shim-side half of a container.
+ * The Linux container instance: the shim-side half of a wasm container.
  *
- * `create` mounts the rootfs, starts the container's own process (the executor, in its own mount
- * namespace and session) and waits until it has entered the rootfs and validated the workload.
- * The process is a direct child of the shim, so its exit status is the container's.
+ * `create` mounts the rootfs, creates the cgroup with its limits, starts the container's own
+ * process (the executor) in the spec's namespaces and its own session, moves it into the cgroup,
+ * and waits until it has entered the rootfs and validated the workload. The process (or the
+ * namespace helper waiting for it) is a direct child of the shim, so its exit status is the
+ * container's.
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
@@ -12,12 +14,15 @@ import { Socket } from 'node:net';
 import { join } from 'node:path';
 
 import type { LogLevel, Logger } from '../../../logging.js';
-import { ShimError, internal } from '../../../sandbox/error.js';
-import type { ExitStatus, Instance, InstanceStatus } from '../../../sandbox/instance.js';
+import { describeError, failedPrecondition, internal, notFound, ShimError } from '../../../sandbox/error.js';
+import type { ExitStatus, Instance, InstanceStats, InstanceStatus } from '../../../sandbox/instance.js';
 import type { OciSpec } from '../../../sandbox/oci.js';
 import { rootfsPath } from '../../../sandbox/oci.js';
+import type { LinuxResources } from '../cgroups.js';
+import { Cgroup } from '../cgroups.js';
 import type { MountSpec } from '../mount.js';
 import { mountAll, unmountAll } from '../mount.js';
+import { namespaceCommand } from '../namespaces.js';
 import { exitStatusOf, signalName } from '../signals.js';
 import type { FromExecutor, ToExecutor } from './executor.js';
 
@@ -53,29 +58,17 @@ export interface LinuxInstanceOptions {
 /** File in the bundle holding the container process pid, for `delete` after a shim crash. */
 export const INIT_PID_FILE = 'init.pid';
 
-let unsharePath: string | undefined;
-
-function findUnshare(): string {
-  if (unsharePath) return unsharePath;
-  for (const dir of (process.env['PATH'] || '/usr/sbin:/usr/bin:/sbin:/bin').split(':').concat(['/usr/bin', '/bin'])) {
-    try {
-      closeSync(openSync(join(dir, 'unshare'), 'r'));
-      return (unsharePath = join(dir, 'unshare'));
-    } catch {
-      // keep looking
-    }
-  }
-  throw internal('the unshare program (util-linux) is not installed');
-}
-
-/** A container on Linux. Construct with {@link LinuxInstance.create}. */
+/** A wasm container on Linux. Construct with {@link LinuxInstance.create}. */
 export class LinuxInstance implements Instance {
   #status: InstanceStatus = 'created';
   #exit: ExitStatus | undefined;
+  #pid = 0;
   readonly #exited: Promise<ExitStatus>;
   #stdinWriteHold: number | undefined;
   #stdinSource: Socket | undefined;
   #mounted = false;
+  #cgroup: Cgroup | undefined;
+  #oomKillsBefore = 0;
   #deleted = false;
 
   private constructor(
@@ -85,48 +78,77 @@ export class LinuxInstance implements Instance {
   ) {
     this.#exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
-        this.#exit = { status: exitStatusOf(code, signal), exitedAt: new Date() };
+        const status = exitStatusOf(code, signal);
+        const oomKilled = status === 137 && (this.#cgroup?.oomKills() ?? 0) > this.#oomKillsBefore;
+        this.#exit = { status, exitedAt: new Date(), oomKilled };
         this.#status = 'stopped';
         this.#closeStdin();
-        options.logger.log('debug', 'container process exited', { status: this.#exit.status, signal: signal ?? undefined });
+        options.logger.log('debug', 'container process exited', { status, oomKilled });
         options.onExit?.(this.#exit);
         resolve(this.#exit);
       });
     });
+    child.on('message', (message: FromExecutor) => {
+      if (message.type === 'run-error') options.logger.log('error', 'workload failed', { error: message.message });
+    });
+    child.on('error', (err) => options.logger.log('error', 'container process error', { error: err.message }));
+    child.stdin?.on('error', () => undefined); // the guest may exit without reading its stdin
   }
 
   /** Mounts the rootfs, starts the container process and waits until it is ready to start. */
   static async create(options: LinuxInstanceOptions): Promise<LinuxInstance> {
-    const rootfs = rootfsPath(options.bundle, options.spec);
+    const { spec } = options;
+    const rootfs = rootfsPath(options.bundle, spec);
+    const command = [...namespaceCommand(spec.linux?.namespaces), options.executor.file, ...options.executor.args];
+    let cgroup: Cgroup | undefined;
     if (options.rootfs.length > 0) {
       mkdirSync(rootfs, { recursive: true });
       mountAll(options.rootfs, rootfs);
     }
-    let child: ChildProcess;
     try {
-      child = spawn(
-        findUnshare(),
-        ['--mount', '--propagation', 'private', '--', options.executor.file, ...options.executor.args],
-        {
-          cwd: '/',
-          env: {},
-          detached: true,
-          stdio: ['pipe', 'ignore', options.logFd >= 0 ? options.logFd : 'ignore', 'ipc'],
-          serialization: 'json',
-        },
-      );
+      if (spec.linux?.cgroupsPath) {
+        cgroup = Cgroup.create(spec.linux.cgroupsPath);
+        cgroup.apply(spec.linux.resources as LinuxResources | undefined);
+      }
     } catch (err) {
       if (options.rootfs.length > 0) unmountAll(rootfs);
+      await cgroup?.destroy();
+      throw err;
+    }
+    let child: ChildProcess;
+    try {
+      child = spawn(command[0]!, command.slice(1), {
+        cwd: '/',
+        env: {},
+        detached: true,
+        stdio: ['pipe', 'ignore', options.logFd >= 0 ? options.logFd : 'ignore', 'ipc'],
+        serialization: 'json',
+      });
+    } catch (err) {
+      if (options.rootfs.length > 0) unmountAll(rootfs);
+      await cgroup?.destroy();
       throw internal('cannot start the container process', err);
     }
     const instance = new LinuxInstance(options, child, rootfs);
     instance.#mounted = options.rootfs.length > 0;
-    child.stdin?.on('error', () => undefined); // the guest may exit without reading its stdin
-    child.on('error', (err) => options.logger.log('error', 'container process error', { error: err.message }));
+    instance.#cgroup = cgroup;
+    instance.#oomKillsBefore = cgroup?.oomKills() ?? 0;
     try {
-      await instance.#prepare();
+      instance.#pid = await instance.#expect('ready', (m) => m.pid);
+      cgroup?.addProcess(instance.#pid);
+      const proc = spec.process ?? {};
+      instance.#send({
+        type: 'prepare',
+        id: options.id,
+        rootfs,
+        process: { args: proc.args, env: proc.env, cwd: proc.cwd },
+        stdout: options.stdout,
+        stderr: options.stderr,
+        logLevel: options.logLevel,
+      });
+      await instance.#expect('prepared', () => undefined);
       instance.#connectStdin();
-      writeFileSync(join(options.bundle, INIT_PID_FILE), String(child.pid));
+      writeFileSync(join(options.bundle, INIT_PID_FILE), String(instance.#pid));
     } catch (err) {
       await instance.delete();
       throw err;
@@ -139,7 +161,7 @@ export class LinuxInstance implements Instance {
   }
 
   get pid(): number {
-    return this.child.pid ?? 0;
+    return this.#pid;
   }
 
   get status(): InstanceStatus {
@@ -154,18 +176,19 @@ export class LinuxInstance implements Instance {
     if (this.child.connected) this.child.send(message);
   }
 
-  #prepare(): Promise<void> {
-    const { options } = this;
+  /** Waits for the executor's `type` message; fails on a `failed` message, an exit or the timeout. */
+  #expect<T extends FromExecutor['type'], R>(type: T, pick: (m: Extract<FromExecutor, { type: T }>) => R): Promise<R> {
+    const { options, child } = this;
     const timeoutMs = options.prepareTimeoutMs ?? 60_000;
-    return new Promise<void>((resolve, reject) => {
+    return new Promise<R>((resolve, reject) => {
       const timer = setTimeout(() => {
         cleanup();
         reject(new ShimError('DEADLINE_EXCEEDED', `container ${options.id} did not become ready in ${timeoutMs} ms`));
       }, timeoutMs);
       const onMessage = (message: FromExecutor): void => {
-        if (message.type === 'prepared') {
+        if (message.type === type) {
           cleanup();
-          resolve();
+          resolve(pick(message as Extract<FromExecutor, { type: T }>));
         } else if (message.type === 'failed') {
           cleanup();
           reject(new ShimError(message.code === 'UNKNOWN' ? 'INVALID_ARGUMENT' : message.code, message.message));
@@ -177,24 +200,11 @@ export class LinuxInstance implements Instance {
       };
       const cleanup = (): void => {
         clearTimeout(timer);
-        this.child.off('message', onMessage);
-        this.child.off('exit', onExit);
+        child.off('message', onMessage);
+        child.off('exit', onExit);
       };
-      this.child.on('message', onMessage);
-      this.child.once('exit', onExit);
-      this.child.on('message', (message: FromExecutor) => {
-        if (message.type === 'run-error') options.logger.log('error', 'workload failed', { error: message.message });
-      });
-      const proc = options.spec.process ?? {};
-      this.#send({
-        type: 'prepare',
-        id: options.id,
-        rootfs: this.rootfs,
-        process: { args: proc.args, env: proc.env, cwd: proc.cwd },
-        stdout: options.stdout,
-        stderr: options.stderr,
-        logLevel: options.logLevel,
-      });
+      child.on('message', onMessage);
+      child.once('exit', onExit);
     });
   }
 
@@ -230,30 +240,64 @@ export class LinuxInstance implements Instance {
   }
 
   async start(): Promise<number> {
-    if (this.#status !== 'created') {
-      throw new ShimError('FAILED_PRECONDITION', `container ${this.id} is ${this.#status}, not created`);
-    }
+    if (this.#status !== 'created') throw failedPrecondition(`container ${this.id} is ${this.#status}, not created`);
     this.#status = 'running';
     this.#send({ type: 'start' });
     return this.pid;
   }
 
-  kill(signal: number): void {
-    if (this.#exit) throw new ShimError('NOT_FOUND', `process of container ${this.id} already finished`);
+  kill(signal: number, all = false): void {
+    if (this.#exit) throw notFound(`process already finished (container ${this.id})`);
     const name = signalName(signal);
     if (!name) throw new ShimError('INVALID_ARGUMENT', `unknown signal ${signal}`);
-    try {
-      process.kill(this.pid, name);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ESRCH') {
-        throw new ShimError('NOT_FOUND', `process of container ${this.id} already finished`);
+    const targets = all && this.#cgroup ? this.#cgroup.pids() : [this.pid];
+    for (const pid of targets.length > 0 ? targets : [this.pid]) {
+      try {
+        process.kill(pid, name);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ESRCH') {
+          if (pid === this.pid) throw notFound(`process already finished (container ${this.id})`);
+        } else {
+          throw internal(`cannot signal container ${this.id}`, err);
+        }
       }
-      throw internal(`cannot signal container ${this.id}`, err);
     }
   }
 
   wait(): Promise<ExitStatus> {
     return this.#exited;
+  }
+
+  pids(): number[] {
+    if (this.#exit) return [];
+    const pids = this.#cgroup?.pids() ?? [];
+    return pids.length > 0 ? pids : [this.pid];
+  }
+
+  #requireCgroup(what: string): Cgroup {
+    if (!this.#cgroup) throw failedPrecondition(`container ${this.id} has no cgroup (no linux.cgroupsPath): cannot ${what}`);
+    return this.#cgroup;
+  }
+
+  async pause(): Promise<void> {
+    if (this.#status !== 'running') throw failedPrecondition(`container ${this.id} is ${this.#status}, not running`);
+    await this.#requireCgroup('pause').freeze();
+    this.#status = 'paused';
+  }
+
+  async resume(): Promise<void> {
+    if (this.#status !== 'paused') throw failedPrecondition(`container ${this.id} is ${this.#status}, not paused`);
+    await this.#requireCgroup('resume').thaw();
+    this.#status = 'running';
+  }
+
+  stats(): InstanceStats {
+    if (!this.#cgroup) throw notFound(`container ${this.id} has no cgroup to measure`);
+    return this.#cgroup.metrics();
+  }
+
+  update(resources: Record<string, unknown>): void {
+    this.#requireCgroup('update resources').apply(resources as LinuxResources);
   }
 
   closeStdin(): void {
@@ -264,10 +308,13 @@ export class LinuxInstance implements Instance {
     if (this.#deleted) return;
     this.#deleted = true;
     if (!this.#exit) {
-      try {
-        process.kill(this.pid, 'SIGKILL');
-      } catch {
-        // already gone
+      if (this.#status === 'paused') await this.#cgroup?.thaw().catch(() => undefined);
+      for (const pid of [this.#pid, this.child.pid ?? 0]) {
+        try {
+          if (pid > 0) process.kill(pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
       }
       await this.#exited;
     }
@@ -277,6 +324,8 @@ export class LinuxInstance implements Instance {
       unmountAll(this.rootfs);
       this.#mounted = false;
     }
+    const left = (await this.#cgroup?.destroy()) ?? [];
+    if (left.length > 0) this.options.logger.log('warn', 'cgroup not removed', { error: describeError(left.join('; ')) });
     rmSync(join(this.options.bundle, INIT_PID_FILE), { force: true });
   }
 }
