@@ -230,6 +230,19 @@ export class Cgroup {
     return parseKeyValues(readText(join(this.dir('memory'), 'memory.oom_control')))['oom_kill'] ?? 0;
   }
 
+  /**
+   * How often the memory limit was hit. A process that dies by a signal after this rose ran out
+   * of memory even when the kernel's OOM killer was not the one to end it (V8 aborts on its own
+   * when an allocation fails).
+   */
+  memoryLimitHits(): number {
+    if (this.version === 2) {
+      const events = parseKeyValues(readText(join(this.dir(), 'memory.events')));
+      return (events['max'] ?? 0) + (events['oom'] ?? 0);
+    }
+    return readNumber(join(this.dir('memory'), 'memory.failcnt'));
+  }
+
   /** Statistics as containerd's `io.containerd.cgroups.v1.Metrics` or `.v2.Metrics`. */
   metrics(): EncodedMetrics {
     return this.version === 2 ? this.#metricsV2() : this.#metricsV1();

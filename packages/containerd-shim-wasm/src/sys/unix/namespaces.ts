@@ -44,6 +44,11 @@ export function findProgram(name: string): string {
   throw internal(`the ${name} program (util-linux) is not installed`);
 }
 
+/** True when the command of {@link namespaceCommand} forks, leaving a helper between shim and process. */
+export function namespaceCommandForks(command: readonly string[]): boolean {
+  return command.includes('--fork') || command.some((arg) => arg.startsWith('--pid='));
+}
+
 /**
  * The command prefix that starts a program inside the namespaces of `namespaces`.
  * @throws INVALID_ARGUMENT for namespaces this shim cannot provide (user, joining a mount namespace)

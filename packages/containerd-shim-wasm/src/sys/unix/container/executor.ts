@@ -44,6 +44,7 @@ export type ToExecutor = PrepareMessage | { type: 'start' };
 export type FromExecutor =
   | { type: 'ready'; pid: number }
   | { type: 'prepared' }
+  | { type: 'exit'; status: number }
   | { type: 'failed'; code: ShimErrorCode; message: string }
   | { type: 'run-error'; message: string };
 
@@ -156,5 +157,8 @@ export async function runExecutor(engine: Engine): Promise<never> {
     await send({ type: 'run-error', message });
     status = TRAP_EXIT_STATUS;
   }
+  // Reported before exiting: between this process and the shim may sit a namespace helper that
+  // cannot pass every status on (see LinuxInstance).
+  await send({ type: 'exit', status: status & 0xff });
   process.exit(status & 0xff);
 }

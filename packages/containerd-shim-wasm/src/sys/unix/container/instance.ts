@@ -22,7 +22,7 @@ import type { LinuxResources } from '../cgroups.js';
 import { Cgroup } from '../cgroups.js';
 import type { MountSpec } from '../mount.js';
 import { mountAll, unmountAll } from '../mount.js';
-import { namespaceCommand } from '../namespaces.js';
+import { namespaceCommand, namespaceCommandForks } from '../namespaces.js';
 import { exitStatusOf, signalName } from '../signals.js';
 import type { FromExecutor, ToExecutor } from './executor.js';
 
@@ -70,16 +70,22 @@ export class LinuxInstance implements Instance {
   #cgroup: Cgroup | undefined;
   #oomKillsBefore = 0;
   #deleted = false;
+  #reportedStatus: number | undefined;
 
   private constructor(
     private readonly options: LinuxInstanceOptions,
     private readonly child: ChildProcess,
     private readonly rootfs: string,
+    /** Whether a namespace helper forked between the shim and the container process. */
+    private readonly forks: boolean,
   ) {
     this.#exited = new Promise((resolve) => {
       child.once('exit', (code, signal) => {
-        const status = exitStatusOf(code, signal);
-        const oomKilled = status === 137 && (this.#cgroup?.oomKills() ?? 0) > this.#oomKillsBefore;
+        const status = this.#exitStatus(code, signal);
+        const cgroup = this.#cgroup;
+        const killed = status > 128 && this.#reportedStatus === undefined;
+        const oomKilled =
+          killed && !!cgroup && (cgroup.oomKills() > this.#oomKillsBefore || cgroup.memoryLimitHits() > 0);
         this.#exit = { status, exitedAt: new Date(), oomKilled };
         this.#status = 'stopped';
         this.#closeStdin();
@@ -90,9 +96,23 @@ export class LinuxInstance implements Instance {
     });
     child.on('message', (message: FromExecutor) => {
       if (message.type === 'run-error') options.logger.log('error', 'workload failed', { error: message.message });
+      if (message.type === 'exit') this.#reportedStatus = message.status;
     });
     child.on('error', (err) => options.logger.log('error', 'container process error', { error: err.message }));
     child.stdin?.on('error', () => undefined); // the guest may exit without reading its stdin
+  }
+
+  /**
+   * The container's exit status. A forking namespace helper passes its child's exit code on and
+   * re-raises most fatal signals, but it cannot re-raise SIGKILL (it exits 1 instead: util-linux
+   * cannot reset SIGKILL's disposition). The executor reports its status before a normal exit, so
+   * an exit 1 of the helper without that report means the container process was SIGKILLed (by a
+   * kill or the OOM killer).
+   */
+  #exitStatus(code: number | null, signal: NodeJS.Signals | null): number {
+    if (this.#reportedStatus !== undefined) return this.#reportedStatus;
+    if (code === 1 && this.forks) return 137;
+    return exitStatusOf(code, signal);
   }
 
   /** Mounts the rootfs, starts the container process and waits until it is ready to start. */
@@ -129,7 +149,7 @@ export class LinuxInstance implements Instance {
       await cgroup?.destroy();
       throw internal('cannot start the container process', err);
     }
-    const instance = new LinuxInstance(options, child, rootfs);
+    const instance = new LinuxInstance(options, child, rootfs, namespaceCommandForks(command));
     instance.#mounted = options.rootfs.length > 0;
     instance.#cgroup = cgroup;
     instance.#oomKillsBefore = cgroup?.oomKills() ?? 0;
