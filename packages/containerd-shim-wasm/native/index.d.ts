@@ -10,3 +10,5 @@ export declare function setns(path: string, nstype: number): void;
 export declare function setChildSubreaper(): void;
 /** prctl(PR_SET_PDEATHSIG, signal). */
 export declare function setParentDeathSignal(signal: number): void;
+/** _exit(2): ends the process now, without exit handlers or joining threads. */
+export declare function exitNow(code: number): never;

@@ -26,6 +26,6 @@ export { TaskService } from './sandbox/shim.js';
 export { registerTaskService, TASK_SERVICE_NAMES } from './sandbox/task_ttrpc.js';
 export type { ExecutorCommand, LinuxInstanceOptions } from './sys/unix/container/instance.js';
 export { LinuxInstance } from './sys/unix/container/instance.js';
-export { EXECUTOR_ACTION, TRAP_EXIT_STATUS } from './sys/unix/container/executor.js';
+export { EXECUTOR_ACTION, EXECUTOR_NODE_OPTIONS, executorCommand, TRAP_EXIT_STATUS } from './sys/unix/container/executor.js';
 export type { LogFields, Logger, LogLevel } from './logging.js';
 export { createLogger, silentLogger } from './logging.js';

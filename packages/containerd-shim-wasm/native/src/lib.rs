@@ -113,3 +113,13 @@ pub fn set_parent_death_signal(signal: i32) -> Result<()> {
     }
     Ok(())
 }
+
+/// Ends the process at once with `code`, without running exit handlers or joining threads.
+///
+/// `process.exit` waits for worker threads, and a worker blocked in a system call (a guest
+/// sleeping in `poll_oneoff`) never gets there; a container told to stop must stop.
+#[napi]
+pub fn exit_now(code: i32) {
+    // SAFETY: _exit never returns and touches no Rust state.
+    unsafe { libc::_exit(code) }
+}

@@ -140,11 +140,8 @@ async function main(engine: Engine, version: ShimVersion): Promise<void> {
     }
     case 'daemon': {
       const { runDaemon } = lazy<typeof DaemonModule>('./daemon.js');
-      const executorArgs = [...self.args, 'executor'];
-      await runDaemon(engine, parsed.flags, {
-        file: self.file,
-        args: ['--disable-warning=ExperimentalWarning', ...executorArgs],
-      });
+      const { executorCommand } = lazy<typeof ExecutorModule>('../sys/unix/container/executor.js');
+      await runDaemon(engine, parsed.flags, executorCommand(process.argv[1] ?? '', process.execArgv));
       break;
     }
     case 'executor': {

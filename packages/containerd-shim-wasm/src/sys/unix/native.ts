@@ -11,6 +11,7 @@ export interface NativeSys {
   setns(path: string, nstype: number): void;
   setChildSubreaper(): void;
   setParentDeathSignal(signal: number): void;
+  exitNow(code: number): never;
 }
 
 let loaded: NativeSys | undefined;

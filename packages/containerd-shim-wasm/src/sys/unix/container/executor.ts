@@ -55,6 +55,19 @@ export const TRAP_EXIT_STATUS = 134;
 export const EXECUTOR_ACTION = 'executor';
 
 /**
+ * Node options of the container process. Fast API calls are off because Node 20's `node:wasi`
+ * can be freed by a garbage collection that runs inside a fast `fd_write` call while the guest
+ * grows its memory (seen as SIGSEGV/SIGABRT mid-run); the warning flag keeps Node's WASI notice
+ * out of the shim log.
+ */
+export const EXECUTOR_NODE_OPTIONS = ['--disable-warning=ExperimentalWarning', '--no-turbo-fast-api-calls'] as const;
+
+/** The command that runs `main` (an engine's compiled shim entry) as a container process. */
+export function executorCommand(main: string, execArgv: readonly string[] = []): { file: string; args: string[] } {
+  return { file: process.execPath, args: [...EXECUTOR_NODE_OPTIONS, ...execArgv, main, EXECUTOR_ACTION] };
+}
+
+/**
  * Opens a container output stream: a fifo read-write (so writes never fail with EPIPE and the open
  * never blocks), a `file://` URI or regular file for appending, nothing for ''.
  */
@@ -114,8 +127,11 @@ function nextMessage<T extends ToExecutor['type']>(type: T): Promise<Extract<ToE
  * the guest's status.
  */
 export async function runExecutor(engine: Engine): Promise<never> {
+  const sys = nativeSys();
   for (const signal of TERMINATING_SIGNALS) {
-    process.on(signal, () => process.exit(signalExitStatus(signal)));
+    // _exit, not process.exit: the latter waits for the guest's worker thread, which may be
+    // blocked in a system call for as long as the guest likes.
+    process.on(signal, () => sys.exitNow(signalExitStatus(signal)));
   }
   // The shim going away must not take the container with it (containerd's `delete` cleans up).
   process.on('disconnect', () => undefined);
@@ -129,7 +145,7 @@ export async function runExecutor(engine: Engine): Promise<never> {
     stdio = { stdin: 0, stdout: openOutput(prepare.stdout), stderr: openOutput(prepare.stderr) };
     await engine.load?.();
     try {
-      nativeSys().chroot(prepare.rootfs);
+      sys.chroot(prepare.rootfs);
     } catch (err) {
       throw new ShimError('INTERNAL', `cannot enter the container rootfs ${prepare.rootfs}`, { cause: err });
     }

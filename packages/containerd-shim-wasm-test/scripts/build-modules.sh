@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Builds every shared test module in modules/ into dist-wasm/<name>.wasm.
+#   *.wat -> wat2wasm (package: wabt)
+#   *.c   -> clang --target=wasm32-wasi against wasi-libc (packages: clang lld wasi-libc libclang-rt-14-dev-wasm32)
+# Overrides: CLANG, WAT2WASM, WASI_SYSROOT (e.g. /opt/wasi-sdk/share/wasi-sysroot).
+# Output is reproducible: no debug info, no timestamps, fixed flags; the build goes to a scratch
+# directory first so a failed run never leaves a half-populated dist-wasm behind.
+set -euo pipefail
+
+pkg_dir="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+src_dir="$pkg_dir/modules"
+out_dir="$pkg_dir/dist-wasm"
+
+die() {
+  echo "build-modules: $*" >&2
+  exit 1
+}
+
+CLANG="${CLANG:-clang}"
+WAT2WASM="${WAT2WASM:-wat2wasm}"
+
+command -v "$WAT2WASM" >/dev/null 2>&1 ||
+  die "wat2wasm not found; install it with: apt-get install wabt"
+command -v "$CLANG" >/dev/null 2>&1 ||
+  die "clang not found; install it with: apt-get install clang lld wasi-libc libclang-rt-14-dev-wasm32"
+
+scratch="$(mktemp -d)"
+trap 'rm -rf "$scratch"' EXIT
+
+# Find a sysroot that can really link a WASI command: clang alone is not enough, it also
+# needs wasm-ld (lld), wasi-libc and the wasm32 compiler-rt builtins.
+probe_sysroot() {
+  printf 'int main(void){return 0;}\n' >"$scratch/probe.c"
+  rm -f "$scratch/probe.wasm"
+  "$CLANG" --target=wasm32-wasi --sysroot="$1" -O2 "$scratch/probe.c" -o "$scratch/probe.wasm" 2>"$scratch/probe.log" &&
+    [[ "$(head -c 4 "$scratch/probe.wasm" 2>/dev/null | od -An -tx1 | tr -d ' \n')" == "0061736d" ]]
+}
+if [[ -n "${WASI_SYSROOT:-}" ]]; then
+  candidates=("$WASI_SYSROOT")
+else
+  candidates=(/usr /opt/wasi-sdk/share/wasi-sysroot /usr/share/wasi-sysroot)
+fi
+sysroot=""
+for candidate in "${candidates[@]}"; do
+  if [[ -d "$candidate" ]] && probe_sysroot "$candidate"; then
+    sysroot="$candidate"
+    break
+  fi
+done
+if [[ -z "$sysroot" ]]; then
+  cat "$scratch/probe.log" >&2 || true
+  die "clang cannot build for wasm32-wasi (tried: ${candidates[*]}); install: apt-get install lld wasi-libc libclang-rt-14-dev-wasm32 (or set WASI_SYSROOT)"
+fi
+
+# --strip-debug drops DWARF (large, and it embeds build paths) but keeps the name section so
+# traps still show function names.
+cflags=(--target=wasm32-wasi "--sysroot=$sysroot" -O2 -Wall -Wextra -Wl,--strip-debug)
+
+mkdir -p "$scratch/out"
+shopt -s nullglob
+built=0
+for src in "$src_dir"/*.wat; do
+  name="$(basename "$src" .wat)"
+  "$WAT2WASM" "$src" -o "$scratch/out/$name.wasm" || die "wat2wasm failed on $src"
+  built=$((built + 1))
+done
+for src in "$src_dir"/*.c; do
+  name="$(basename "$src" .c)"
+  "$CLANG" "${cflags[@]}" "$src" -o "$scratch/out/$name.wasm" || die "clang failed on $src"
+  built=$((built + 1))
+done
+[[ $built -gt 0 ]] || die "no modules found in $src_dir"
+
+rm -rf "$out_dir"
+mkdir -p "$out_dir"
+# Same mode for every file whichever tool produced it (clang marks its output executable).
+chmod 0644 "$scratch/out/"*.wasm
+cp "$scratch/out/"*.wasm "$out_dir/"
+echo "build-modules: built $built modules into ${out_dir#"$pkg_dir/"}/ (sysroot $sysroot)"

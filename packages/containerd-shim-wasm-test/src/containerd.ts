@@ -1,0 +1,204 @@
+/**
+ * A private containerd for end-to-end tests, benchmarks and the demo: its own root, state, sockets
+ * and config under one directory, never the system instance. Shim sockets still go to
+ * `/run/containerd/s` (compiled into containerd), named by a hash that includes our socket path.
+ */
+import type { ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** Options of {@link PrivateContainerd.start}. */
+export interface ContainerdOptions {
+  /** Directory to hold everything; a new temp dir by default. */
+  dir?: string;
+  /** Directories put first on containerd's PATH, where it finds `containerd-shim-*-v1`. */
+  shimBinDirs?: string[];
+  /** Namespace `ctr` uses. @default 'runwasi-test' */
+  namespace?: string;
+  /** Extra TOML appended to the config. */
+  extraConfig?: string;
+}
+
+/** Output of one command. */
+export interface CommandResult {
+  readonly code: number;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+const READY_TIMEOUT_MS = 20_000;
+
+function unescapeMountPath(path: string): string {
+  return path.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
+}
+
+/** Mount points at or below `dir`, deepest first. */
+export function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => unescapeMountPath(line.split(' ')[4] ?? ''))
+    .filter((p) => p === dir || p.startsWith(`${dir}/`))
+    .sort((a, b) => b.length - a.length);
+}
+
+/** A running private containerd. */
+export class PrivateContainerd {
+  #process: ChildProcess | undefined;
+  readonly #ownsDir: boolean;
+
+  private constructor(
+    readonly dir: string,
+    readonly namespace: string,
+    private readonly env: NodeJS.ProcessEnv,
+    ownsDir: boolean,
+  ) {
+    this.#ownsDir = ownsDir;
+  }
+
+  /** containerd's gRPC socket. */
+  get address(): string {
+    return join(this.dir, 'containerd.sock');
+  }
+
+  /** containerd's log (its own lines and the shims' log fifo lines). */
+  get logFile(): string {
+    return join(this.dir, 'containerd.log');
+  }
+
+  /** The pid of the containerd process. */
+  get pid(): number {
+    return this.#process?.pid ?? 0;
+  }
+
+  /** Writes the config and starts containerd; resolves once its socket answers. */
+  static async start(options: ContainerdOptions = {}): Promise<PrivateContainerd> {
+    const ownsDir = !options.dir;
+    const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'runwasi-containerd-'));
+    mkdirSync(dir, { recursive: true });
+    const config = [
+      'version = 2',
+      `root = "${join(dir, 'root')}"`,
+      `state = "${join(dir, 'state')}"`,
+      // The CRI plugin would need CNI; the CRI tests configure their own instance.
+      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      '[grpc]',
+      `  address = "${join(dir, 'containerd.sock')}"`,
+      '[ttrpc]',
+      `  address = "${join(dir, 'containerd.sock.ttrpc')}"`,
+      '[debug]',
+      `  address = "${join(dir, 'debug.sock')}"`,
+      '  level = "debug"',
+      options.extraConfig ?? '',
+    ].join('\n');
+    writeFileSync(join(dir, 'config.toml'), config);
+    const env = {
+      ...process.env,
+      PATH: [...(options.shimBinDirs ?? []), process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'].join(':'),
+    };
+    const instance = new PrivateContainerd(dir, options.namespace ?? 'runwasi-test', env, ownsDir);
+    await instance.#launch();
+    return instance;
+  }
+
+  async #launch(): Promise<void> {
+    const log = openSync(this.logFile, 'a');
+    this.#process = spawn('containerd', ['--config', join(this.dir, 'config.toml')], {
+      env: this.env,
+      stdio: ['ignore', log, log],
+    });
+    closeSync(log);
+    const exited = new Promise<never>((_, reject) =>
+      this.#process?.once('exit', (code) => reject(new Error(`containerd exited with ${code}; see ${this.logFile}`))),
+    );
+    const deadline = Date.now() + READY_TIMEOUT_MS;
+    for (;;) {
+      const ready = await Promise.race([canConnect(this.address), exited]);
+      if (ready) return;
+      if (Date.now() > deadline) throw new Error(`containerd did not start; see ${this.logFile}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Runs `ctr` against this instance. */
+  ctr(args: readonly string[], options: { input?: string; timeoutMs?: number; namespace?: string } = {}): Promise<CommandResult> {
+    return run('ctr', ['--address', this.address, '--namespace', options.namespace ?? this.namespace, ...args], options);
+  }
+
+  /** Runs `ctr`, throwing with its output when it fails. */
+  async ctrOk(args: readonly string[], options: { input?: string; timeoutMs?: number } = {}): Promise<string> {
+    const result = await this.ctr(args, options);
+    if (result.code !== 0) {
+      throw new Error(`ctr ${args.join(' ')} exited ${result.code}: ${result.stderr.trim() || result.stdout.trim()}`);
+    }
+    return result.stdout;
+  }
+
+  /** The containerd log so far. */
+  logs(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  /** Restarts containerd with the same config (its shims keep running). */
+  async restart(): Promise<void> {
+    await this.#terminate();
+    await this.#launch();
+  }
+
+  async #terminate(): Promise<void> {
+    const child = this.#process;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  /** Stops containerd, unmounts whatever it left under its dir, and removes the dir it created. */
+  async stop(): Promise<void> {
+    await this.#terminate();
+    for (const mount of mountsUnder(this.dir)) spawnSync('umount', ['-l', mount]);
+    if (this.#ownsDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+function canConnect(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(path);
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** Runs a program to completion, capturing its output. */
+export function run(
+  file: string,
+  args: readonly string[],
+  options: { input?: string; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<CommandResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { stdio: ['pipe', 'pipe', 'pipe'], env: options.env ?? process.env });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 60_000);
+    child.once('error', reject);
+    child.once('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code: code ?? 128 + (signal ? 9 : 0), stdout, stderr });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(options.input ?? '');
+  });
+}

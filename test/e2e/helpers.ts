@@ -1,0 +1,75 @@
+/**
+ * Shared setup of the end-to-end tests: the shim bin dir, a private containerd, leak accounting.
+ */
+import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import type { TestModuleName } from '@runwasi/containerd-shim-wasm-test';
+import { testModulePath } from '@runwasi/containerd-shim-wasm-test';
+
+/** Repository root. */
+export const REPO = resolve(__dirname, '..', '..');
+
+/** The demo image tarball built by the workspace build. */
+export const DEMO_IMAGE_TAR = join(REPO, 'packages', 'wasi-demo-app', 'dist', 'img.tar');
+/** The demo image's name. */
+export const DEMO_IMAGE = 'ghcr.io/runwasi-ts/wasi-demo-app:latest';
+
+/** Engines whose bins are linked into the shim bin dir. */
+export const ENGINES = ['v8'] as const;
+
+/** A directory holding `containerd-shim-<engine>-v1` links, put first on containerd's PATH. */
+export function makeShimBinDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'runwasi-bin-'));
+  for (const engine of ENGINES) {
+    const bin = `containerd-shim-${engine}-v1`;
+    symlinkSync(join(REPO, 'packages', `containerd-shim-${engine}`, 'bin', bin), join(dir, bin));
+  }
+  return dir;
+}
+
+/** A rootfs dir (for `ctr run --rootfs`) holding the given test modules at `/<name>.wasm`. */
+export function makeRootfs(modules: TestModuleName[], extra: Record<string, Buffer> = {}): string {
+  const dir = mkdtempSync(join(tmpdir(), 'runwasi-rootfs-'));
+  for (const name of modules) copyFileSync(testModulePath(name), join(dir, `${name}.wasm`));
+  for (const [path, content] of Object.entries(extra)) {
+    mkdirSync(join(dir, path, '..'), { recursive: true });
+    writeFileSync(join(dir, path), content);
+  }
+  return dir;
+}
+
+/** Pids of live processes whose command line mentions `needle`. */
+export function processesMatching(needle: string): number[] {
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      if (cmdline.includes(needle)) pids.push(Number(entry));
+    } catch {
+      // exited while we looked
+    }
+  }
+  return pids;
+}
+
+/** Entries of the shim socket dir. */
+export function shimSockets(): string[] {
+  try {
+    return readdirSync('/run/containerd/s');
+  } catch {
+    return [];
+  }
+}
+
+/** Polls `check` until it returns true or `timeoutMs` passes. */
+export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 10_000): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return check();
+}
