@@ -2,7 +2,8 @@ import { existsSync } from 'node:fs';
 
 import { mountsUnder, PrivateContainerd, run } from '../src/containerd';
 
-const rootOnly = process.getuid?.() === 0 ? it : it.skip;
+const rootOnly = (name: string, fn: () => Promise<void>, timeout?: number): void =>
+  process.getuid?.() === 0 ? it(name, fn, timeout) : it.skip(`${name} (skipped: needs root to run containerd)`, fn, timeout);
 
 describe(PrivateContainerd, () => {
   rootOnly('starts a containerd of its own that ctr can reach, and removes everything on stop', async () => {
