@@ -3,12 +3,16 @@
  * `start` handed it as fd 3, logs to the bundle's `log` fifo, and exits once `Shutdown` finds no
  * container left.
  */
-import { unlinkSync } from 'node:fs';
+import { mkdirSync, unlinkSync } from 'node:fs';
 
 import type { Engine } from '../container/engine.js';
 import type { LogLevel } from '../logging.js';
 import { createLogger } from '../logging.js';
+import { containerKind } from '../sys/unix/container/executor_kind.js';
 import { LinuxInstance } from '../sys/unix/container/instance.js';
+import { RuncInstance } from '../sys/unix/container/runc.js';
+import { isMountPoint, mountAll, unmountAll } from '../sys/unix/mount.js';
+import { rootfsPath } from './oci.js';
 import type { ExecutorCommand } from '../sys/unix/container/instance.js';
 import { TtrpcServer } from '../ttrpc/server.js';
 import { describeError } from './error.js';
@@ -33,8 +37,12 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
     fields: { runtime: `io.containerd.${engine.name}.v1`, namespace: flags.namespace },
   });
   process.title = `containerd-shim-${engine.name}-v1 -id ${flags.id}`;
-  process.on('uncaughtException', (err) => logger.log('error', 'uncaught exception', { error: describeError(err) }));
-  process.on('unhandledRejection', (err) => logger.log('error', 'unhandled rejection', { error: describeError(err) }));
+  process.on('uncaughtException', (err) =>
+    logger.log('error', 'uncaught exception', { error: describeError(err) }),
+  );
+  process.on('unhandledRejection', (err) =>
+    logger.log('error', 'unhandled rejection', { error: describeError(err) }),
+  );
 
   const ttrpcAddress = process.env['TTRPC_ADDRESS'];
   const publisher: EventPublisher = ttrpcAddress
@@ -62,8 +70,25 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
     logger,
     publisher,
     onShutdown: () => void exit(0),
-    createInstance: (req) =>
-      LinuxInstance.create({ ...req, executor, logLevel, logFd, onExit: req.onExit }),
+    createInstance: async (req) => {
+      // The rootfs is mounted first: whether the container is wasm or native depends on its files.
+      const rootfs = rootfsPath(req.bundle, req.spec);
+      const mounted = req.rootfs.length > 0;
+      if (mounted) {
+        mkdirSync(rootfs, { recursive: true });
+        mountAll(req.rootfs, rootfs);
+      }
+      try {
+        if (containerKind(rootfs, req.spec) === 'native') {
+          req.logger.log('info', 'native entrypoint: running the container with runc');
+          return await RuncInstance.create({ ...req, namespace: flags.namespace }, mounted);
+        }
+        return await LinuxInstance.create({ ...req, rootfsMounted: mounted, executor, logLevel, logFd });
+      } catch (err) {
+        if (mounted && isMountPoint(rootfs)) unmountAll(rootfs);
+        throw err;
+      }
+    },
   });
   registerTaskService(server, service);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {

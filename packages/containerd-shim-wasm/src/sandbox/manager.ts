@@ -6,7 +6,7 @@
  * Both sit on containerd's critical path for every container, so they load as little as possible
  * and never write anything but their protocol answer to stdout.
  */
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   chmodSync,
@@ -26,7 +26,9 @@ import type { Server } from 'node:net';
 import { createConnection, createServer } from 'node:net';
 import { join, posix } from 'node:path';
 
-import { DeleteResponse, encodeMessage, toTimestamp } from '../protocol/index.js';
+import { Any, BootstrapParams, DeleteResponse, encodeMessage, toTimestamp } from '../protocol/index.js';
+import { Cgroup } from '../sys/unix/cgroups.js';
+import { INIT_PID_FILE, RUNC_ROOT } from '../sys/unix/paths.js';
 import { isMountPoint, unmountAll } from '../sys/unix/mount.js';
 import { internal, ShimError } from './error.js';
 import type { OciSpec } from './oci.js';
@@ -62,6 +64,36 @@ export function writeAddressFile(bundle: string, address: string): void {
   const tmp = join(bundle, '.address');
   writeFileSync(tmp, address);
   renameSync(tmp, join(bundle, 'address'));
+}
+
+/** What containerd passed on `start`'s stdin. */
+export interface StartInput {
+  /** Runtime options (a legacy Any, or the first extension of BootstrapParams). */
+  readonly options?: Any;
+  /** Directory for the shim socket (containerd 2.3+ BootstrapParams.socket_dir). */
+  readonly socketDir?: string;
+}
+
+/**
+ * Tells the two stdin formats of `start` apart as containerd's own shim library does: protobuf
+ * BootstrapParams (containerd 2.3+) when it decodes and names this container and namespace,
+ * otherwise a legacy `google.protobuf.Any` of runtime options (or nothing).
+ */
+export function parseStartInput(input: Uint8Array, flags: Pick<ShimFlags, 'id' | 'namespace'>): StartInput {
+  if (input.length === 0) return {};
+  try {
+    const params = BootstrapParams.decode(input);
+    if (params.instanceId === flags.id && params.namespace === flags.namespace) {
+      return { options: params.extensions[0]?.value, socketDir: params.socketDir || undefined };
+    }
+  } catch {
+    // not BootstrapParams
+  }
+  try {
+    return { options: Any.decode(input) };
+  } catch {
+    return {};
+  }
 }
 
 /** Reads all of stdin (containerd passes runtime options there; it must be drained). */
@@ -113,7 +145,7 @@ export interface DaemonCommand {
  * the listening socket as fd 3, writes `address`, and returns the address to print.
  */
 export async function startShim(flags: ShimFlags, daemon: DaemonCommand): Promise<string> {
-  readStdin();
+  const input = parseStartInput(readStdin(), flags);
   const bundle = process.cwd();
   let spec: OciSpec | undefined;
   try {
@@ -121,7 +153,7 @@ export async function startShim(flags: ShimFlags, daemon: DaemonCommand): Promis
   } catch {
     // Create reports a broken spec with a clear error; here it only decides the group.
   }
-  const path = socketPath(flags.address, flags.namespace, groupId(spec, flags.id));
+  const path = socketPath(flags.address, flags.namespace, groupId(spec, flags.id), input.socketDir);
   const address = `unix://${path}`;
   mkdirSync(posix.dirname(path), { recursive: true, mode: 0o700 });
 
@@ -160,52 +192,70 @@ function daemonArgs(flags: ShimFlags, socket: string): string[] {
   return [...args, 'daemon'];
 }
 
-/** File in the bundle holding the container process pid (written by the instance at create). */
-const INIT_PID_FILE = 'init.pid';
-
 function isOurExecutor(pid: number): boolean {
   try {
-    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
-    return cmdline.includes('executor');
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('executor');
+  } catch {
+    return false;
+  }
+}
+
+function killQuietly(pid: number): boolean {
+  try {
+    process.kill(pid, 'SIGKILL');
+    return true;
   } catch {
     return false;
   }
 }
 
 /**
- * `delete`: kills what is left of the container and unmounts its rootfs. Returns the encoded
- * DeleteResponse to print, or an empty buffer when there was nothing to clean (containerd accepts
- * empty output; it is the common case, as the daemon already cleaned up).
+ * `delete`: cleans up after a container whose daemon may be gone: kills its processes (its cgroup,
+ * or the recorded container process), removes runc's state of a native container, unmounts the
+ * rootfs and removes the cgroup. Returns the encoded DeleteResponse to print, or an empty buffer
+ * when nothing was left (the common case: the daemon already cleaned up, and containerd accepts
+ * empty output).
  */
 export async function deleteShim(flags: ShimFlags): Promise<Uint8Array> {
   const bundle = flags.bundle || process.cwd();
-  const pidFile = join(bundle, INIT_PID_FILE);
+  let spec: OciSpec | undefined;
+  try {
+    spec = loadSpec(bundle);
+  } catch {
+    // a broken or missing spec: clean up what can be found without it
+  }
   let cleaned = false;
   let pid = 0;
+  const pidFile = join(bundle, INIT_PID_FILE);
   if (existsSync(pidFile)) {
     pid = Number(readFileSync(pidFile, 'utf8').trim()) || 0;
-    if (pid > 0 && isOurExecutor(pid)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    if (pid > 0 && isOurExecutor(pid)) killQuietly(pid);
     unlinkSync(pidFile);
     cleaned = true;
   }
-  let rootfs = join(bundle, 'rootfs');
-  try {
-    rootfs = rootfsPath(bundle, loadSpec(bundle));
-  } catch {
-    // keep the default
+  const cgroupsPath = spec?.linux?.cgroupsPath;
+  const cgroup = cgroupsPath ? Cgroup.open(cgroupsPath) : undefined;
+  for (const member of cgroup?.pids() ?? []) cleaned = killQuietly(member) || cleaned;
+
+  const runcState = join(RUNC_ROOT, flags.namespace || 'default', flags.id);
+  if (flags.id && existsSync(runcState)) {
+    await new Promise<void>((resolve) =>
+      execFile('runc', ['--root', join(RUNC_ROOT, flags.namespace || 'default'), 'delete', '--force', flags.id], () => resolve()),
+    );
+    cleaned = true;
   }
+
+  const rootfs = spec ? rootfsPath(bundle, spec) : join(bundle, 'rootfs');
   if (isMountPoint(rootfs)) {
     try {
       unmountAll(rootfs);
     } catch (err) {
       throw new ShimError('INTERNAL', `cannot unmount ${rootfs}`, { cause: err });
     }
+    cleaned = true;
+  }
+  if (cgroup && existsSync(cgroup.dir(cgroup.version === 2 ? undefined : 'memory'))) {
+    await cgroup.destroy();
     cleaned = true;
   }
   if (!cleaned) return new Uint8Array();

@@ -10,7 +10,7 @@
  * one with the same status (128+n), also when it is pid 1 of a pid namespace, where the kernel
  * would drop signals left at their default action.
  */
-import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 
 import type { RuntimeContext } from '../../../container/context.js';
 import { createRuntimeContext } from '../../../container/context.js';
@@ -23,6 +23,7 @@ import type { ShimErrorCode } from '../../../sandbox/error.js';
 import type { OciProcess } from '../../../sandbox/oci.js';
 import { nativeSys } from '../native.js';
 import { signalExitStatus, TERMINATING_SIGNALS } from '../signals.js';
+import { openOutput } from '../stdio.js';
 
 /** The shim's request to set a container up. */
 export interface PrepareMessage {
@@ -65,29 +66,6 @@ export const EXECUTOR_NODE_OPTIONS = ['--disable-warning=ExperimentalWarning', '
 /** The command that runs `main` (an engine's compiled shim entry) as a container process. */
 export function executorCommand(main: string, execArgv: readonly string[] = []): { file: string; args: string[] } {
   return { file: process.execPath, args: [...EXECUTOR_NODE_OPTIONS, ...execArgv, main, EXECUTOR_ACTION] };
-}
-
-/**
- * Opens a container output stream: a fifo read-write (so writes never fail with EPIPE and the open
- * never blocks), a `file://` URI or regular file for appending, nothing for ''.
- */
-export function openOutput(path: string): number {
-  if (path === '') return openSync('/dev/null', 'w');
-  const target = path.startsWith('file://') ? decodeURIComponent(new URL(path).pathname) : path;
-  if (/^[a-z]+:\/\//.test(target)) {
-    throw new ShimError('INVALID_ARGUMENT', `unsupported stdio URI ${path}: only fifos and file:// are supported`);
-  }
-  let isFifo = false;
-  try {
-    const fd = openSync(target, constants.O_RDONLY | constants.O_NONBLOCK);
-    isFifo = fstatSync(fd).isFIFO();
-    closeSync(fd);
-  } catch {
-    // does not exist yet: a file to create
-  }
-  return isFifo
-    ? openSync(target, constants.O_RDWR)
-    : openSync(target, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o640);
 }
 
 /**

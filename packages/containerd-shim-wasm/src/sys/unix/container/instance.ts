@@ -9,8 +9,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { closeSync, constants, mkdirSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { Socket } from 'node:net';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import type { LogLevel, Logger } from '../../../logging.js';
@@ -24,6 +23,8 @@ import type { MountSpec } from '../mount.js';
 import { mountAll, unmountAll } from '../mount.js';
 import { namespaceCommand, namespaceCommandForks } from '../namespaces.js';
 import { exitStatusOf, signalName } from '../signals.js';
+import { INIT_PID_FILE } from '../paths.js';
+import { StdinPump } from '../stdio.js';
 import type { FromExecutor, ToExecutor } from './executor.js';
 
 /** How to launch an executor: a program and its arguments (the shim binary's `executor` action). */
@@ -41,6 +42,8 @@ export interface LinuxInstanceOptions {
   spec: OciSpec;
   /** Mounts that make up the rootfs; empty when `root.path` is already populated. */
   rootfs: readonly MountSpec[];
+  /** The caller already mounted `rootfs`; the instance still unmounts it on delete. */
+  rootfsMounted?: boolean;
   stdin: string;
   stdout: string;
   stderr: string;
@@ -55,17 +58,13 @@ export interface LinuxInstanceOptions {
   prepareTimeoutMs?: number;
 }
 
-/** File in the bundle holding the container process pid, for `delete` after a shim crash. */
-export const INIT_PID_FILE = 'init.pid';
-
 /** A wasm container on Linux. Construct with {@link LinuxInstance.create}. */
 export class LinuxInstance implements Instance {
   #status: InstanceStatus = 'created';
   #exit: ExitStatus | undefined;
   #pid = 0;
   readonly #exited: Promise<ExitStatus>;
-  #stdinWriteHold: number | undefined;
-  #stdinSource: Socket | undefined;
+  #stdin: StdinPump | undefined;
   #mounted = false;
   #cgroup: Cgroup | undefined;
   #oomKillsBefore = 0;
@@ -99,7 +98,6 @@ export class LinuxInstance implements Instance {
       if (message.type === 'exit') this.#reportedStatus = message.status;
     });
     child.on('error', (err) => options.logger.log('error', 'container process error', { error: err.message }));
-    child.stdin?.on('error', () => undefined); // the guest may exit without reading its stdin
   }
 
   /**
@@ -121,7 +119,8 @@ export class LinuxInstance implements Instance {
     const rootfs = rootfsPath(options.bundle, spec);
     const command = [...namespaceCommand(spec.linux?.namespaces), options.executor.file, ...options.executor.args];
     let cgroup: Cgroup | undefined;
-    if (options.rootfs.length > 0) {
+    const mounted = options.rootfsMounted === true || options.rootfs.length > 0;
+    if (!options.rootfsMounted && options.rootfs.length > 0) {
       mkdirSync(rootfs, { recursive: true });
       mountAll(options.rootfs, rootfs);
     }
@@ -131,7 +130,7 @@ export class LinuxInstance implements Instance {
         cgroup.apply(spec.linux.resources as LinuxResources | undefined);
       }
     } catch (err) {
-      if (options.rootfs.length > 0) unmountAll(rootfs);
+      if (mounted) unmountAll(rootfs);
       await cgroup?.destroy();
       throw err;
     }
@@ -145,12 +144,12 @@ export class LinuxInstance implements Instance {
         serialization: 'json',
       });
     } catch (err) {
-      if (options.rootfs.length > 0) unmountAll(rootfs);
+      if (mounted) unmountAll(rootfs);
       await cgroup?.destroy();
       throw internal('cannot start the container process', err);
     }
     const instance = new LinuxInstance(options, child, rootfs, namespaceCommandForks(command));
-    instance.#mounted = options.rootfs.length > 0;
+    instance.#mounted = mounted;
     instance.#cgroup = cgroup;
     instance.#oomKillsBefore = cgroup?.oomKills() ?? 0;
     try {
@@ -167,7 +166,7 @@ export class LinuxInstance implements Instance {
         logLevel: options.logLevel,
       });
       await instance.#expect('prepared', () => undefined);
-      instance.#connectStdin();
+      if (child.stdin) instance.#stdin = new StdinPump(options.stdin, child.stdin);
       writeFileSync(join(options.bundle, INIT_PID_FILE), String(instance.#pid));
     } catch (err) {
       await instance.delete();
@@ -228,35 +227,8 @@ export class LinuxInstance implements Instance {
     });
   }
 
-  /**
-   * Feeds the stdin fifo into the process's stdin pipe. The shim also holds a write handle on the
-   * fifo, so the guest sees EOF only after the client closed its end and `CloseIO` arrived.
-   */
-  #connectStdin(): void {
-    const pipe = this.child.stdin;
-    if (!pipe) return;
-    if (this.options.stdin === '') {
-      pipe.end();
-      return;
-    }
-    try {
-      const readFd = openSync(this.options.stdin, constants.O_RDONLY | constants.O_NONBLOCK);
-      this.#stdinWriteHold = openSync(this.options.stdin, constants.O_WRONLY | constants.O_NONBLOCK);
-      const source = new Socket({ fd: readFd, readable: true, writable: false });
-      source.on('error', () => pipe.end());
-      source.pipe(pipe);
-      this.#stdinSource = source;
-    } catch (err) {
-      pipe.end();
-      throw internal(`cannot open stdin ${this.options.stdin}`, err);
-    }
-  }
-
   #closeStdin(): void {
-    if (this.#stdinWriteHold !== undefined) {
-      closeSync(this.#stdinWriteHold);
-      this.#stdinWriteHold = undefined;
-    }
+    this.#stdin?.close();
   }
 
   async start(): Promise<number> {
@@ -338,8 +310,7 @@ export class LinuxInstance implements Instance {
       }
       await this.#exited;
     }
-    this.#closeStdin();
-    this.#stdinSource?.destroy();
+    this.#stdin?.destroy();
     if (this.#mounted) {
       unmountAll(this.rootfs);
       this.#mounted = false;

@@ -1,0 +1,9 @@
+/**
+ * Files and directories the shim owns, shared by the daemon and the short-lived `delete`.
+ */
+
+/** File in the bundle holding the container process pid, for `delete` after a shim crash. */
+export const INIT_PID_FILE = 'init.pid';
+
+/** Where runc keeps the state of this shim's native containers, per namespace. */
+export const RUNC_ROOT = '/run/containerd/runwasi/runc';

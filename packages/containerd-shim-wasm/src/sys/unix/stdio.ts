@@ -1,0 +1,76 @@
+/**
+ * The container's standard streams: the fifos (or files) containerd's clients name in `Create`.
+ */
+import { closeSync, constants, fstatSync, openSync } from 'node:fs';
+import { Socket } from 'node:net';
+import type { Writable } from 'node:stream';
+
+import { internal, ShimError } from '../../sandbox/error.js';
+
+/**
+ * Opens a container output stream: a fifo read-write (so writes never fail with EPIPE and the open
+ * never blocks), a `file://` URI or regular file for appending, /dev/null for ''.
+ */
+export function openOutput(path: string): number {
+  if (path === '') return openSync('/dev/null', 'w');
+  const target = path.startsWith('file://') ? decodeURIComponent(new URL(path).pathname) : path;
+  if (/^[a-z]+:\/\//.test(target)) {
+    throw new ShimError('INVALID_ARGUMENT', `unsupported stdio URI ${path}: only fifos and file:// are supported`);
+  }
+  let isFifo = false;
+  try {
+    const fd = openSync(target, constants.O_RDONLY | constants.O_NONBLOCK);
+    isFifo = fstatSync(fd).isFIFO();
+    closeSync(fd);
+  } catch {
+    // does not exist yet: a file to create
+  }
+  return isFifo
+    ? openSync(target, constants.O_RDWR)
+    : openSync(target, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o640);
+}
+
+/**
+ * Copies the stdin fifo into a process's stdin pipe. It also holds a write handle on the fifo, so
+ * the process reads EOF only after the client closed its end and {@link StdinPump.close} was
+ * called (`CloseIO`), never merely because no client has opened the fifo yet.
+ */
+export class StdinPump {
+  #hold: number | undefined;
+  #source: Socket | undefined;
+
+  /** Starts copying `path` into `sink`; an empty path ends `sink` at once (no stdin). */
+  constructor(path: string, sink: Writable) {
+    sink.on('error', () => undefined); // the process may exit without reading its stdin
+    if (path === '') {
+      sink.end();
+      return;
+    }
+    try {
+      const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      this.#hold = openSync(path, constants.O_WRONLY | constants.O_NONBLOCK);
+      const source = new Socket({ fd: readFd, readable: true, writable: false });
+      source.on('error', () => sink.end());
+      source.pipe(sink);
+      this.#source = source;
+    } catch (err) {
+      sink.end();
+      throw internal(`cannot open stdin ${path}`, err);
+    }
+  }
+
+  /** Lets the process see EOF once the client's side is closed too. */
+  close(): void {
+    if (this.#hold !== undefined) {
+      closeSync(this.#hold);
+      this.#hold = undefined;
+    }
+  }
+
+  /** Stops copying and releases every fd. */
+  destroy(): void {
+    this.close();
+    this.#source?.destroy();
+    this.#source = undefined;
+  }
+}
