@@ -14,10 +14,12 @@ import { describeFsError } from './wasm.js';
 export interface TarLayerFile {
   /** Absolute path inside the image, e.g. `/app.wasm` (the leading `/` is optional). */
   path: string;
-  /** Host file to copy. Exactly one of `source` and `content` must be given. */
+  /** Host file to copy. Exactly one of `source`, `content` and `symlink` must be given. */
   source?: string;
-  /** Literal content. Exactly one of `source` and `content` must be given. */
+  /** Literal content. Exactly one of `source`, `content` and `symlink` must be given. */
   content?: string | Uint8Array;
+  /** Makes the entry a symbolic link to this target (absolute or relative), stored as is. */
+  symlink?: string;
   /**
    * Permission bits.
    *
@@ -31,7 +33,9 @@ export interface TarEntry {
   /** Archive path; directories end with `/`. */
   name: string;
   /** Entry type. */
-  type: 'file' | 'directory';
+  type: 'file' | 'directory' | 'symlink';
+  /** Target of a symlink entry. */
+  linkname?: string;
   /** Permission bits. */
   mode: number;
   /** Body size in bytes (0 for directories). */
@@ -69,6 +73,7 @@ function writeEntry(tar: Pack, entry: TarEntry, mtime: Date): Promise<void> {
       type: entry.type,
       mode: entry.mode,
       size: entry.size,
+      ...(entry.linkname !== undefined ? { linkname: entry.linkname } : {}),
       mtime,
       uid: 0,
       gid: 0,
@@ -82,10 +87,10 @@ function writeEntry(tar: Pack, entry: TarEntry, mtime: Date): Promise<void> {
       reject(err);
       return;
     }
-    if (entry.type === 'directory' || !entry.body) {
+    if (entry.type !== 'file' || !entry.body) {
       // tar-stream completes bodiless entries itself once they reach the head of the queue.
       // (streamx's typings want an argument for end(); undefined means "no final chunk".)
-      if (entry.type !== 'directory') sink.end(undefined);
+      if (entry.type === 'file') sink.end(undefined);
       return;
     }
     const body = entry.body;
@@ -200,11 +205,17 @@ export async function planTarLayer(files: readonly TarLayerFile[]): Promise<TarE
     if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
       throw new InvalidInputError(`invalid mode ${String(file.mode)} for /${name}`);
     }
-    if ((file.source === undefined) === (file.content === undefined)) {
-      throw new InvalidInputError(`tar layer file /${name}: give exactly one of source and content`);
+    const given = [file.source, file.content, file.symlink].filter((v) => v !== undefined).length;
+    if (given !== 1) {
+      throw new InvalidInputError(`tar layer file /${name}: give exactly one of source, content and symlink`);
     }
     let entry: TarEntry;
-    if (file.source !== undefined) {
+    if (file.symlink !== undefined) {
+      if (file.symlink === '' || file.symlink.includes('\0')) {
+        throw new InvalidInputError(`tar layer file /${name}: invalid symlink target`);
+      }
+      entry = { name, type: 'symlink', mode: 0o777, size: 0, linkname: file.symlink };
+    } else if (file.source !== undefined) {
       const source = file.source;
       let info;
       try {

@@ -146,6 +146,26 @@ describe(Builder, () => {
     }
   });
 
+  it('stores symlinks of a tar layer as link entries with their target untouched', async () => {
+    const builder = new Builder()
+      .setName('ghcr.io/runwasi-ts/links:v1')
+      .setImageConfig()
+      .addTarLayer([
+        { path: '/etc/hostname', content: 'inside\n' },
+        { path: '/etclink', symlink: '/etc' },
+        { path: '/rel', symlink: '../../etc' },
+      ]);
+    const files = await readTar((await buildToBuffer(builder)).tar);
+    const manifest = checkLayout(files).manifest;
+    const layer = await readTar(entry(files, `blobs/sha256/${manifest.layers[0]!.digest.slice(7)}`).data);
+    const link = layer.find((f) => f.name === 'etclink');
+    expect(link).toMatchObject({ type: 'symlink', linkname: '/etc' });
+    expect(layer.find((f) => f.name === 'rel')).toMatchObject({ type: 'symlink', linkname: '../../etc' });
+    await expect(
+      buildToBuffer(new Builder().setName('a/b').setImageConfig().addTarLayer([{ path: '/x', symlink: '/a', content: 'b' }])),
+    ).rejects.toThrow('exactly one of source, content and symlink');
+  });
+
   it('builds byte-identical tarballs from the same input', async () => {
     const first = await buildToBuffer(wasmImage());
     const second = await buildToBuffer(wasmImage());

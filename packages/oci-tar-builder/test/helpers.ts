@@ -18,6 +18,7 @@ export interface TarFile {
   gname: string;
   mtime: Date;
   data: Buffer;
+  linkname?: string | null;
 }
 
 /** Reads every entry of a tarball, in archive order. */
@@ -39,6 +40,7 @@ export async function readTar(tar: Buffer): Promise<TarFile[]> {
         gname: h.gname,
         mtime: h.mtime,
         data: Buffer.concat(chunks),
+        linkname: h.linkname,
       });
     }
   })();
