@@ -161,8 +161,26 @@ export class PrivateContainerd {
     clearTimeout(timer);
   }
 
-  /** Stops containerd, unmounts whatever it left under its dir, and removes the dir it created. */
+  /**
+   * Kills and deletes every task and container left in the namespace, so no shim outlives the
+   * test that started it (shims survive containerd by design).
+   */
+  async removeAll(): Promise<void> {
+    const tasks = (await this.ctr(['task', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
+    for (const id of tasks) await this.ctr(['task', 'kill', '-s', 'SIGKILL', id]);
+    for (const id of tasks) {
+      for (let i = 0; i < 100; i++) {
+        if ((await this.ctr(['task', 'rm', '-f', id])).code === 0) break;
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+    const containers = (await this.ctr(['container', 'ls', '-q'])).stdout.split('\n').filter(Boolean);
+    for (const id of containers) await this.ctr(['container', 'rm', id]);
+  }
+
+  /** Removes what is left, stops containerd, unmounts what it left under its dir, removes the dir it created. */
   async stop(): Promise<void> {
+    if (this.#process && this.#process.exitCode === null) await this.removeAll().catch(() => undefined);
     await this.#terminate();
     for (const mount of mountsUnder(this.dir)) spawnSync('umount', ['-l', mount]);
     if (this.#ownsDir) rmSync(this.dir, { recursive: true, force: true });

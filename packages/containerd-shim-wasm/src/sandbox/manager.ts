@@ -96,6 +96,15 @@ export function parseStartInput(input: Uint8Array, flags: Pick<ShimFlags, 'id' |
   }
 }
 
+/** The socket path in `<bundle>/address`, if any. */
+function readAddressFile(bundle: string): string | undefined {
+  try {
+    return readFileSync(join(bundle, 'address'), 'utf8').trim().replace(/^unix:\/\//, '') || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Reads all of stdin (containerd passes runtime options there; it must be drained). */
 function readStdin(): Buffer {
   const chunks: Buffer[] = [];
@@ -256,6 +265,12 @@ export async function deleteShim(flags: ShimFlags): Promise<Uint8Array> {
   }
   if (cgroup && existsSync(cgroup.dir(cgroup.version === 2 ? undefined : 'memory'))) {
     await cgroup.destroy();
+    cleaned = true;
+  }
+  // The socket of a daemon that died (SIGKILL, crash) stays behind; nothing answers on it.
+  const address = readAddressFile(bundle);
+  if (address && existsSync(address) && !(await canConnect(address))) {
+    rmSync(address, { force: true });
     cleaned = true;
   }
   if (!cleaned) return new Uint8Array();

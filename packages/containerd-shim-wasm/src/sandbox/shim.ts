@@ -270,6 +270,7 @@ export class TaskService {
   /** Closes the container's stdin so the guest reads EOF. */
   async closeIO(req: CloseIORequest): Promise<void> {
     const container = this.#get(req.id, req.execId);
+    this.options.logger.log("debug", "CloseIO", { id: req.id, stdin: req.stdin });
     if (req.stdin) container.instance.closeStdin();
   }
 

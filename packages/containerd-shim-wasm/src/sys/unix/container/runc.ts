@@ -48,6 +48,8 @@ export class RuncInstance implements Instance {
   #exit: ExitStatus | undefined;
   #pid = 0;
   #child: ChildProcess | undefined;
+  #starting = false;
+  #afterStart: (() => void) | undefined;
   #resolveExit!: (exit: ExitStatus) => void;
   readonly #exited = new Promise<ExitStatus>((resolve) => (this.#resolveExit = resolve));
   #stdin: StdinPump | undefined;
@@ -101,6 +103,18 @@ export class RuncInstance implements Instance {
 
   async start(): Promise<number> {
     if (this.#status !== 'created') throw failedPrecondition(`container ${this.id} is ${this.#status}, not created`);
+    this.#starting = true;
+    try {
+      return await this.#start();
+    } finally {
+      this.#starting = false;
+      const notify = this.#afterStart;
+      this.#afterStart = undefined;
+      if (notify) setImmediate(notify);
+    }
+  }
+
+  async #start(): Promise<number> {
     mkdirSync(this.#runcRoot, { recursive: true, mode: 0o700 });
     const pidFile = join(this.options.bundle, INIT_PID_FILE);
     rmSync(pidFile, { force: true });
@@ -122,18 +136,18 @@ export class RuncInstance implements Instance {
     child.once('exit', (code, signal) => this.#exited_(exitStatusOf(code, signal)));
     child.on('error', (err) => this.options.logger.log('error', 'runc failed to start', { error: err.message }));
     if (child.stdin) this.#stdin = new StdinPump(this.options.stdin, child.stdin);
-    // runc writes the pid file once the container process exists.
-    for (let i = 0; i < 1000 && !this.#exit; i++) {
-      if (existsSync(pidFile)) {
-        const pid = Number(readFileSync(pidFile, 'utf8').trim());
-        if (pid > 0) {
-          this.#pid = pid;
-          return pid;
-        }
+    // runc writes the pid file once the container process exists; a short-lived container may
+    // already be gone by the time we look, so the file counts even after the exit.
+    for (let i = 0; i < 2000; i++) {
+      const exited = this.#exit !== undefined;
+      const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').trim()) : 0;
+      if (pid > 0) {
+        this.#pid = pid;
+        return pid;
       }
+      if (exited) throw internal(`runc could not start container ${this.id} (exit status ${this.#exit?.status})`);
       await new Promise((r) => setTimeout(r, 5));
     }
-    if (this.#exit) throw internal(`runc could not start container ${this.id} (exit status ${this.#exit.status})`);
     throw new ShimError('DEADLINE_EXCEEDED', `runc did not start container ${this.id} in time`);
   }
 
@@ -154,11 +168,17 @@ export class RuncInstance implements Instance {
 
   #exited_(status: number): void {
     if (this.#exit) return;
-    this.#exit = { status, exitedAt: new Date() };
+    const exit: ExitStatus = { status, exitedAt: new Date() };
+    this.#exit = exit;
     this.#status = 'stopped';
     this.#stdin?.close();
-    this.options.onExit?.(this.#exit);
-    this.#resolveExit(this.#exit);
+    const notify = (): void => {
+      this.options.onExit?.(exit);
+      this.#resolveExit(exit);
+    };
+    // An exit seen while Start is still answering is reported after it, so TaskStart comes first.
+    if (this.#starting) this.#afterStart = notify;
+    else notify();
   }
 
   /** Resolves when the container exits; one deleted before it ever started counts as killed. */
