@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mountsUnder, PrivateContainerd, testModulePath } from '@runwasi/containerd-shim-wasm-test';
 import { Builder } from '@runwasi/oci-tar-builder';
 
-import { eventually, makeRootfs, makeShimBinDir, processesMatching, shimSockets } from './helpers';
+import { eventually, makeRootfs, makeShimBinDir, processesMatching, SHIM_TEST_ENV, shimDaemons, shimSockets } from './helpers';
 
 const RUNTIME = 'io.containerd.v8.v1';
 const NAMESPACE = 'runwasi-e2e';
@@ -49,7 +49,7 @@ describe('container semantics under containerd', () => {
 
   beforeAll(async () => {
     binDir = makeShimBinDir();
-    containerd = await PrivateContainerd.start({ shimBinDirs: [binDir], namespace: NAMESPACE });
+    containerd = await PrivateContainerd.start({ shimBinDirs: [binDir], namespace: NAMESPACE, env: SHIM_TEST_ENV });
     rootfs = makeRootfs(['spin', 'grow', 'stdin_echo', 'hello_world']);
     nativeRootfs = mkdtempSync(join(tmpdir(), 'runwasi-native-'));
     mkdirSync(join(nativeRootfs, 'bin'));
@@ -148,7 +148,7 @@ describe('container semantics under containerd', () => {
     await containerd.ctrOk(['run', '-d', '--runtime', RUNTIME, '--rootfs', rootfs, 'sem-crash', '/spin.wasm']);
     expect(await eventually(async () => (await taskStatus('sem-crash')) === 'RUNNING')).toBe(true);
     const pid = Number((await containerd.ctrOk(['task', 'ls'])).match(/sem-crash\s+(\d+)/)?.[1]);
-    const daemons = processesMatching('containerd-shim-v8-v1 -id sem-crash');
+    const daemons = shimDaemons('v8', NAMESPACE);
     expect(daemons).toHaveLength(1);
     process.kill(daemons[0]!, 'SIGKILL');
     expect(await eventually(() => !existsSync(`/proc/${pid}`))).toBe(true);
@@ -163,8 +163,7 @@ describe('container semantics under containerd', () => {
     await runDetached('sem-g1', ['/spin.wasm'], group);
     await runDetached('sem-g2', ['/spin.wasm'], group);
     expect(await eventually(async () => (await taskStatus('sem-g2')) === 'RUNNING')).toBe(true);
-    expect(processesMatching('containerd-shim-v8-v1 -id sem-g1')).toHaveLength(1);
-    expect(processesMatching('containerd-shim-v8-v1 -id sem-g2')).toHaveLength(0);
+    expect(shimDaemons('v8', NAMESPACE)).toHaveLength(1);
     await removeTask('sem-g1');
     await removeTask('sem-g2');
   });

@@ -15,6 +15,8 @@ import {
   makeRootfs,
   makeShimBinDir,
   processesMatching,
+  SHIM_TEST_ENV,
+  shimDaemons,
   shimSockets,
 } from './helpers';
 
@@ -29,7 +31,7 @@ describe('containerd-shim-v8-v1 under containerd', () => {
 
   beforeAll(async () => {
     binDir = makeShimBinDir();
-    containerd = await PrivateContainerd.start({ shimBinDirs: [binDir] });
+    containerd = await PrivateContainerd.start({ shimBinDirs: [binDir], env: SHIM_TEST_ENV });
     await containerd.ctrOk(['image', 'import', '--all-platforms', DEMO_IMAGE_TAR]);
     rootfs = makeRootfs(['hello_world', 'unreachable', 'spin'], {
       'corrupt.wasm': Buffer.concat([testModule('hello_world').subarray(0, 16), Buffer.from('not wasm at all')]),
@@ -89,7 +91,7 @@ describe('containerd-shim-v8-v1 under containerd', () => {
     ]);
     const exited = new Promise<number | null>((r) => runner.once('exit', (code) => r(code)));
     expect(await eventually(async () => /group-spin\s+\d+\s+RUNNING/.test((await containerd.ctr(['task', 'ls'])).stdout))).toBe(true);
-    const daemons = processesMatching(`${SHIM}-v1 -id group-spin`);
+    const daemons = shimDaemons('v8', containerd.namespace);
     expect(daemons).toHaveLength(1);
 
     const missing = await runRootfs('group-missing', ['/missing.wasm'], group);
@@ -103,7 +105,7 @@ describe('containerd-shim-v8-v1 under containerd', () => {
     // The same daemon still serves the group: a good container runs and the spinning one is killable.
     const good = await runRootfs('group-hello', ['/hello_world.wasm'], group);
     expect(good).toMatchObject({ code: 0, stdout: 'hello world\n' });
-    expect(processesMatching(`${SHIM}-v1 -id group-spin`)).toEqual(daemons);
+    expect(shimDaemons('v8', containerd.namespace)).toEqual(daemons);
     await containerd.ctrOk(['task', 'kill', '-s', 'SIGKILL', 'group-spin']);
     expect(await exited).toBe(137);
   });

@@ -73,3 +73,14 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
   }
   return check();
 }
+
+/**
+ * Settings the end-to-end tests give the shims through containerd's environment: a daemon leaves
+ * soon after its last container, so the leak checks do not wait a minute for it.
+ */
+export const SHIM_TEST_ENV = { RUNWASI_DAEMON_IDLE_TIMEOUT_MS: '300', RUNWASI_DAEMON_DRAIN_GRACE_MS: '200' };
+
+/** Pids of the shared shim daemons of `engine` serving `namespace`. */
+export function shimDaemons(engine: string, namespace: string): number[] {
+  return processesMatching(`containerd-shim-${engine}-v1 -namespace ${namespace}`);
+}

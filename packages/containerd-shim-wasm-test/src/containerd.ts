@@ -20,6 +20,8 @@ export interface ContainerdOptions {
   namespace?: string;
   /** Extra TOML appended to the config. */
   extraConfig?: string;
+  /** Extra environment of containerd, which its shims inherit (e.g. `RUNWASI_*` settings). */
+  env?: Record<string, string>;
 }
 
 /** Output of one command. */
@@ -96,6 +98,7 @@ export class PrivateContainerd {
     writeFileSync(join(dir, 'config.toml'), config);
     const env = {
       ...process.env,
+      ...options.env,
       PATH: [...(options.shimBinDirs ?? []), process.env['PATH'] ?? '/usr/sbin:/usr/bin:/sbin:/bin'].join(':'),
     };
     const instance = new PrivateContainerd(dir, options.namespace ?? 'runwasi-test', env, ownsDir);

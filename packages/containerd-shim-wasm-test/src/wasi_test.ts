@@ -7,8 +7,15 @@ import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, r
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-import type { ExitStatus, OciSpec } from '@runwasi/containerd-shim-wasm';
-import { createLogger, executorCommand, LinuxInstance, MemoryPublisher, silentLogger, TaskService } from '@runwasi/containerd-shim-wasm';
+import { createLogger, silentLogger } from '@runwasi/containerd-shim-wasm';
+import type { ExitStatus, OciSpec } from '@runwasi/containerd-shim-wasm/sandbox';
+import {
+  executorCommand,
+  ExecutorProcess,
+  LinuxInstance,
+  MemoryPublisher,
+  TaskService,
+} from '@runwasi/containerd-shim-wasm/sandbox';
 
 /** An engine package under test: its name and the path of its built `main.js`. */
 export interface EngineUnderTest {
@@ -75,9 +82,8 @@ export class WasiTest {
       createInstance: (req) =>
         LinuxInstance.create({
           ...req,
-          executor: executorCommand(engine.main),
+          executor: ExecutorProcess.spawn(executorCommand(engine.main), req.spec.linux?.namespaces),
           logLevel: verbose ? 'debug' : 'info',
-          logFd: verbose ? 2 : -1,
         }),
     });
   }

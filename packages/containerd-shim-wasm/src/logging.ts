@@ -35,7 +35,10 @@ export function formatLogLine(level: LogLevel, msg: string, fields: LogFields, n
   return line;
 }
 
-/** Options of {@link createLogger}. */
+/**
+ * Options of {@link createLogger}.
+ * @inline
+ */
 export interface LoggerOptions {
   /** File descriptor to write to; -1 drops every line. */
   fd: number;

@@ -126,7 +126,7 @@ async function main(engine: Engine, version: ShimVersion): Promise<void> {
     case 'start': {
       requireFlags(binary, parsed.flags, ['namespace', 'id']);
       const { startShim } = lazy<typeof ManagerModule>('./manager.js');
-      const address = await startShim(parsed.flags, self);
+      const address = await startShim(parsed.flags, self, engine.name);
       process.stdout.write(address);
       process.exit(0);
       break;

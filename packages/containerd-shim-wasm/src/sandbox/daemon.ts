@@ -1,59 +1,136 @@
 /**
- * The long-lived shim daemon: serves the task API for one group of containers on the socket
- * `start` handed it as fd 3, logs to the bundle's `log` fifo, and exits once `Shutdown` finds no
- * container left.
+ * The long-lived shim daemon: serves the task API on the socket `start` handed it as fd 3.
+ *
+ * By default one daemon serves every container of a containerd namespace for its engine
+ * (upstream runwasi's former "shared mode"), keeps a container process started ahead of time, and
+ * lingers for a while after its last container, so a new container costs neither a daemon start
+ * nor a Node start-up. While idle it first stops advertising itself (the pid file the fast `start`
+ * path checks), then leaves once no new connection arrived during a grace period.
  */
-import { mkdirSync, unlinkSync } from 'node:fs';
+import { constants, mkdirSync, openSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 
 import type { Engine } from '../container/engine.js';
-import type { LogLevel } from '../logging.js';
+import type { Logger, LogLevel } from '../logging.js';
 import { createLogger } from '../logging.js';
 import { containerKind } from '../sys/unix/container/executor_kind.js';
+import type { ExecutorCommand } from '../sys/unix/container/executor_process.js';
+import { ExecutorPool } from '../sys/unix/container/executor_process.js';
 import { LinuxInstance } from '../sys/unix/container/instance.js';
 import { RuncInstance } from '../sys/unix/container/runc.js';
 import { isMountPoint, mountAll, unmountAll } from '../sys/unix/mount.js';
-import { rootfsPath } from './oci.js';
-import type { ExecutorCommand } from '../sys/unix/container/instance.js';
+import { DAEMON_DIR } from '../sys/unix/paths.js';
 import { TtrpcServer } from '../ttrpc/server.js';
 import { describeError } from './error.js';
-import { MemoryPublisher, RemotePublisher } from './events.js';
 import type { EventPublisher } from './events.js';
+import { MemoryPublisher, RemotePublisher } from './events.js';
 import type { ShimFlags } from './manager.js';
-import { openShimLog } from './manager.js';
+import { closeQuietly } from './manager.js';
+import { rootfsPath } from './oci.js';
+import type { ContainerLog } from './shim.js';
 import { TaskService } from './shim.js';
 import { registerTaskService } from './task_ttrpc.js';
 
 /** Inherited fd of the listening socket, as `start` passes it. */
 const LISTEN_FD = 3;
 
-/** Serves the task API until the last container is gone. */
+/** Tunables read from the environment containerd gives the shim. */
+export interface DaemonSettings {
+  /** How long an empty daemon waits for a new container before leaving (ms). */
+  readonly idleTimeoutMs: number;
+  /** How long it keeps accepting connections after it stopped advertising itself (ms). */
+  readonly drainGraceMs: number;
+  /** Container processes kept started ahead of time. */
+  readonly spareExecutors: number;
+  readonly logLevel: LogLevel;
+}
+
+function envNumber(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return process.env[name] !== undefined && Number.isFinite(value) && value >= 0 ? value : fallback;
+}
+
+/** Daemon settings from `RUNWASI_*` variables (see docs/installing.md). */
+export function daemonSettings(flags: ShimFlags): DaemonSettings {
+  const shared = (process.env['RUNWASI_GROUPING'] ?? 'namespace') === 'namespace';
+  return {
+    // A daemon per pod/container leaves with its last container, as containerd's own shims do.
+    idleTimeoutMs: shared ? envNumber('RUNWASI_DAEMON_IDLE_TIMEOUT_MS', 60_000) : 0,
+    drainGraceMs: envNumber('RUNWASI_DAEMON_DRAIN_GRACE_MS', 1000),
+    spareExecutors: envNumber('RUNWASI_SPARE_EXECUTORS', 2),
+    logLevel: flags.debug || process.env['RUNWASI_LOG_LEVEL'] === 'debug' ? 'debug' : 'info',
+  };
+}
+
+/** Opens a bundle's `log` fifo for non-blocking writes (containerd holds the read side). */
+function openLogFifo(bundle: string): number {
+  try {
+    return openSync(join(bundle, 'log'), constants.O_WRONLY | constants.O_NONBLOCK);
+  } catch {
+    return -1;
+  }
+}
+
+/**
+ * Daemon-wide log lines go to the log fifo of a live container (containerd copies each bundle's
+ * fifo into its own log, and stops reading a fifo once its bundle is deleted).
+ */
+class DaemonLog {
+  readonly #fds = new Map<string, number>();
+
+  constructor(startBundleFd: number) {
+    if (startBundleFd >= 0) this.#fds.set('', startBundleFd);
+  }
+
+  /** The fd daemon-wide lines go to: the newest container's. */
+  current(): number {
+    let fd = -1;
+    for (const value of this.#fds.values()) fd = value;
+    return fd;
+  }
+
+  add(id: string, fd: number): void {
+    if (fd >= 0) this.#fds.set(id, fd);
+  }
+
+  remove(id: string): void {
+    this.#fds.delete(id);
+  }
+}
+
+/** Serves the task API until the daemon has been idle long enough. */
 export async function runDaemon(engine: Engine, flags: ShimFlags, executor: ExecutorCommand): Promise<void> {
-  const bundle = process.cwd();
-  const logFd = openShimLog(bundle);
-  const logLevel: LogLevel = flags.debug || process.env['RUNWASI_LOG_LEVEL'] === 'debug' ? 'debug' : 'info';
-  const logger = createLogger({
-    fd: logFd,
-    level: logLevel,
-    fields: { runtime: `io.containerd.${engine.name}.v1`, namespace: flags.namespace },
-  });
-  process.title = `containerd-shim-${engine.name}-v1 -id ${flags.id}`;
-  process.on('uncaughtException', (err) =>
-    logger.log('error', 'uncaught exception', { error: describeError(err) }),
-  );
-  process.on('unhandledRejection', (err) =>
-    logger.log('error', 'unhandled rejection', { error: describeError(err) }),
-  );
+  const settings = daemonSettings(flags);
+  const fields = { runtime: `io.containerd.${engine.name}.v1`, namespace: flags.namespace };
+  const daemonLog = new DaemonLog(openLogFifo(process.cwd()));
+  const logger: Logger = {
+    log: (level, msg, extra) => createLogger({ fd: daemonLog.current(), level: settings.logLevel, fields }).log(level, msg, extra),
+    child: (more) => createLogger({ fd: daemonLog.current(), level: settings.logLevel, fields: { ...fields, ...more } }),
+  };
+  process.title = `containerd-shim-${engine.name}-v1 -namespace ${flags.namespace}`;
+  process.on('uncaughtException', (err) => logger.log('error', 'uncaught exception', { error: describeError(err) }));
+  process.on('unhandledRejection', (err) => logger.log('error', 'unhandled rejection', { error: describeError(err) }));
 
   const ttrpcAddress = process.env['TTRPC_ADDRESS'];
   const publisher: EventPublisher = ttrpcAddress
     ? new RemotePublisher(ttrpcAddress, flags.namespace, logger)
     : new MemoryPublisher();
   const server = new TtrpcServer({ logger });
+  const pool = new ExecutorPool(executor, logger, settings.spareExecutors);
+  const pidFile = join(DAEMON_DIR, basename(flags.socket));
+
+  const advertise = (): void => {
+    mkdirSync(dirname(pidFile), { recursive: true, mode: 0o700 });
+    writeFileSync(pidFile, String(process.pid));
+  };
+  const unadvertise = (): void => rmSync(pidFile, { force: true });
 
   let exiting = false;
   const exit = async (code: number): Promise<void> => {
     if (exiting) return;
     exiting = true;
+    unadvertise();
+    pool.close();
     await service.deleteAll();
     await publisher.close().catch(() => undefined);
     await server.close().catch(() => undefined);
@@ -66,10 +143,43 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
     process.exit(code);
   };
 
+  // Idle handling: linger, then stop advertising, then leave unless someone connected meanwhile.
+  let idleTimer: NodeJS.Timeout | undefined;
+  const busy = (): void => {
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = undefined;
+    if (!exiting) advertise();
+  };
+  const idle = (): void => {
+    if (service.size > 0 || exiting) return;
+    if (idleTimer) clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      if (service.size > 0) return;
+      unadvertise();
+      idleTimer = setTimeout(() => {
+        if (service.size === 0 && server.connectionCount === 0) void exit(0);
+        else busy();
+      }, settings.drainGraceMs);
+    }, settings.idleTimeoutMs);
+  };
+
+  const containerLogs = (id: string, bundle: string): ContainerLog => {
+    const fd = openLogFifo(bundle);
+    daemonLog.add(id, fd);
+    return {
+      logger: createLogger({ fd, level: settings.logLevel, fields: { ...fields, id } }),
+      close: () => {
+        daemonLog.remove(id);
+        if (fd >= 0) closeQuietly(fd);
+      },
+    };
+  };
+
   const service = new TaskService({
     logger,
     publisher,
-    onShutdown: () => void exit(0),
+    openContainerLog: containerLogs,
+    onShutdown: idle,
     createInstance: async (req) => {
       // The rootfs is mounted first: whether the container is wasm or native depends on its files.
       const rootfs = rootfsPath(req.bundle, req.spec);
@@ -83,7 +193,12 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
           req.logger.log('info', 'native entrypoint: running the container with runc');
           return await RuncInstance.create({ ...req, namespace: flags.namespace }, mounted);
         }
-        return await LinuxInstance.create({ ...req, rootfsMounted: mounted, executor, logLevel, logFd });
+        return await LinuxInstance.create({
+          ...req,
+          rootfsMounted: mounted,
+          executor: pool.take(req.spec.linux?.namespaces),
+          logLevel: settings.logLevel,
+        });
       } catch (err) {
         if (mounted && isMountPoint(rootfs)) unmountAll(rootfs);
         throw err;
@@ -91,6 +206,7 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
     },
   });
   registerTaskService(server, service);
+  server.onConnection(busy);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {
       logger.log('info', `received ${signal}, shutting down`);
@@ -98,5 +214,6 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
     });
   }
   await server.listen({ fd: LISTEN_FD });
+  advertise();
   logger.log('debug', 'shim daemon serving', { socket: flags.socket, pid: process.pid });
 }

@@ -59,6 +59,16 @@ export function socketPath(address: string, namespace: string, group: string, di
   return join(dir, hash);
 }
 
+/**
+ * The group whose daemon serves a container. With `RUNWASI_GROUPING=namespace` (the default) one
+ * daemon per engine serves the whole namespace; with `pod`, containers are grouped as containerd's
+ * own shims group them (runc's group annotation, the CRI sandbox id, else one per container).
+ * The shim binary's shell launcher computes the namespace group the same way.
+ */
+export function shimGroup(spec: OciSpec | undefined, id: string, engineName: string): string {
+  return (process.env['RUNWASI_GROUPING'] ?? 'namespace') === 'namespace' ? `runwasi-${engineName}` : groupId(spec, id);
+}
+
 /** Writes `<bundle>/address` atomically (containerd 1.6/1.7 re-read it after a restart). */
 export function writeAddressFile(bundle: string, address: string): void {
   const tmp = join(bundle, '.address');
@@ -153,7 +163,7 @@ export interface DaemonCommand {
  * `start`: computes the group's socket, reuses the daemon listening there or spawns a new one with
  * the listening socket as fd 3, writes `address`, and returns the address to print.
  */
-export async function startShim(flags: ShimFlags, daemon: DaemonCommand): Promise<string> {
+export async function startShim(flags: ShimFlags, daemon: DaemonCommand, engineName: string): Promise<string> {
   const input = parseStartInput(readStdin(), flags);
   const bundle = process.cwd();
   let spec: OciSpec | undefined;
@@ -162,7 +172,7 @@ export async function startShim(flags: ShimFlags, daemon: DaemonCommand): Promis
   } catch {
     // Create reports a broken spec with a clear error; here it only decides the group.
   }
-  const path = socketPath(flags.address, flags.namespace, groupId(spec, flags.id), input.socketDir);
+  const path = socketPath(flags.address, flags.namespace, shimGroup(spec, flags.id, engineName), input.socketDir);
   const address = `unix://${path}`;
   mkdirSync(posix.dirname(path), { recursive: true, mode: 0o700 });
 

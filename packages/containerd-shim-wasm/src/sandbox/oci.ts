@@ -14,7 +14,10 @@ export interface OciProcess {
   cwd?: string;
 }
 
-/** A namespace entry of `linux.namespaces`. */
+/**
+ * A namespace entry of `linux.namespaces`.
+ * @inline
+ */
 export interface OciNamespace {
   type: string;
   path?: string;

@@ -69,17 +69,26 @@ export interface CreateInstanceRequest {
 /** Creates the platform instance of a container (the Linux executor in production). */
 export type InstanceFactory = (request: CreateInstanceRequest) => Promise<Instance>;
 
+/** A container's own log destination (its bundle's `log` fifo), released at delete. */
+export interface ContainerLog {
+  readonly logger: Logger;
+  close(): void;
+}
+
 /** Dependencies of the task service. */
 export interface TaskServiceOptions {
   readonly createInstance: InstanceFactory;
   readonly publisher: EventPublisher;
   readonly logger: Logger;
+  /** Opens the log of one container; by default its lines go to `logger`. */
+  readonly openContainerLog?: (id: string, bundle: string) => ContainerLog;
   /** Called after a `Shutdown` found no containers left: the daemon should exit. */
   readonly onShutdown?: () => void;
 }
 
 interface Container {
   readonly id: string;
+  readonly log: ContainerLog;
   readonly bundle: string;
   readonly stdin: string;
   readonly stdout: string;
@@ -124,8 +133,10 @@ export class TaskService {
     if (this.#containers.has(id) || this.#creating.has(id)) throw alreadyExists(`container ${id} already exists`);
     if (req.terminal) throw invalidArgument('terminal is not supported by this shim');
     if (req.checkpoint !== '') throw invalidArgument('restoring from a checkpoint is not supported');
-    const logger = this.options.logger.child({ id });
+    const log = this.options.openContainerLog?.(id, req.bundle) ?? { logger: this.options.logger.child({ id }), close: () => undefined };
+    const { logger } = log;
     this.#creating.add(id);
+    let created = false;
     try {
       const spec = loadSpec(req.bundle);
       const instance = await this.options.createInstance({
@@ -139,7 +150,8 @@ export class TaskService {
         logger,
         onExit: (exit) => this.#onExit(id, exit),
       });
-      this.#containers.set(id, { id, bundle: req.bundle, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, instance });
+      this.#containers.set(id, { id, log, bundle: req.bundle, stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, instance });
+      created = true;
       this.#publish(
         taskEvent('TaskCreate', TaskCreate, TaskCreate.fromPartial({
           containerId: id,
@@ -156,13 +168,17 @@ export class TaskService {
       throw err;
     } finally {
       this.#creating.delete(id);
+      if (!created) log.close();
     }
   }
 
   #onExit(id: string, exit: ExitStatus): void {
     const container = this.#containers.get(id);
     const pid = container?.instance.pid ?? 0;
-    this.options.logger.log('info', 'container exited', { id, status: exit.status, oom: exit.oomKilled || undefined });
+    (container?.log.logger ?? this.options.logger).log('info', 'container exited', {
+      status: exit.status,
+      oom: exit.oomKilled || undefined,
+    });
     // CRI marks a container OOMKilled from this event, which must precede its exit.
     if (exit.oomKilled) this.#publish(taskEvent('TaskOOM', TaskOOM, { containerId: id }));
     this.#publish(
@@ -288,7 +304,8 @@ export class TaskService {
       exitedAt: toTimestamp(exit?.exitedAt),
     };
     this.#publish(taskEvent('TaskDelete', TaskDelete, { containerId: req.id, id: '', ...response }));
-    this.options.logger.log('info', 'container deleted', { id: req.id });
+    container.log.logger.log('info', 'container deleted');
+    container.log.close();
     return response;
   }
 
@@ -309,6 +326,7 @@ export class TaskService {
   /** Kills and deletes every container (daemon teardown). */
   async deleteAll(): Promise<void> {
     await Promise.all([...this.#containers.values()].map((c) => c.instance.delete().catch(() => undefined)));
+    for (const c of this.#containers.values()) c.log.close();
     this.#containers.clear();
   }
 }

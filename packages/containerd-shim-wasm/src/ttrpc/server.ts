@@ -92,6 +92,7 @@ export class TtrpcServer {
   private readonly services = new Map<string, ServiceDefinition>();
   private readonly connections = new Set<Connection>();
   private readonly closedListeners = new Set<() => void>();
+  private readonly openedListeners = new Set<() => void>();
   private listener: Server | undefined;
   private nextConnectionId = 1;
   private closing = false;
@@ -127,6 +128,15 @@ export class TtrpcServer {
   onConnectionClosed(listener: () => void): () => void {
     this.closedListeners.add(listener);
     return () => this.closedListeners.delete(listener);
+  }
+
+  /**
+   * Registers `listener` to run when a connection is accepted (the shim daemon uses it to stay up
+   * while containerd connects). Returns a function that unregisters it.
+   */
+  onConnection(listener: () => void): () => void {
+    this.openedListeners.add(listener);
+    return () => this.openedListeners.delete(listener);
   }
 
   /**
@@ -174,6 +184,13 @@ export class TtrpcServer {
       // A socket that is already gone would never emit 'close' to us, and would stay counted.
       socket.destroy();
       return;
+    }
+    for (const listener of [...this.openedListeners]) {
+      try {
+        listener();
+      } catch (err) {
+        this.logger.log('warn', 'ttrpc connection listener threw', { error: describeError(err) });
+      }
     }
     const connection: Connection = {
       id: this.nextConnectionId++,

@@ -1,10 +1,12 @@
 /**
- * The container process ("executor"): one per container, started by the shim at `Create`.
+ * The container process ("executor"): one per container, started by the shim at `Create` or ahead
+ * of time.
  *
- * It opens the container's stdio, lets the engine load what it needs from the host, changes its
- * root to the container rootfs (so absolute symlinks in the image resolve inside it), checks that
- * the engine can run the workload, and waits for `Start`. The engine then runs the guest; the
- * process exits with the guest's exit code, which is what containerd reports.
+ * It lets the engine load what it needs from the host and reports ready. Once handed a container
+ * it opens the container's stdio, changes its root to the container rootfs (so absolute symlinks
+ * in the image resolve inside it), checks that the engine can run the workload, and waits for
+ * `Start`. The engine then runs the guest; the process exits with the guest's exit code, which is
+ * what containerd reports.
  *
  * It talks to the shim over Node's IPC channel. Signals that would end a native process end this
  * one with the same status (128+n), also when it is pid 1 of a pid namespace, where the kernel
@@ -24,6 +26,7 @@ import type { OciProcess } from '../../../sandbox/oci.js';
 import { nativeSys } from '../native.js';
 import { signalExitStatus, TERMINATING_SIGNALS } from '../signals.js';
 import { openOutput } from '../stdio.js';
+import { TRAP_EXIT_STATUS } from './constants.js';
 
 /** The shim's request to set a container up. */
 export interface PrepareMessage {
@@ -49,8 +52,7 @@ export type FromExecutor =
   | { type: 'failed'; code: ShimErrorCode; message: string }
   | { type: 'run-error'; message: string };
 
-/** Exit status when the engine fails or the guest traps (as SIGABRT would). */
-export const TRAP_EXIT_STATUS = 134;
+export { TRAP_EXIT_STATUS } from './constants.js';
 
 /** Action name the shim binary runs the executor under. Not for users. */
 export const EXECUTOR_ACTION = 'executor';
@@ -111,17 +113,29 @@ export async function runExecutor(engine: Engine): Promise<never> {
     // blocked in a system call for as long as the guest likes.
     process.on(signal, () => sys.exitNow(signalExitStatus(signal)));
   }
-  // The shim going away must not take the container with it (containerd's `delete` cleans up).
-  process.on('disconnect', () => undefined);
+  // A process started ahead of time dies with the shim; once it holds a container, the shim going
+  // away must not take the container with it (containerd's `delete` cleans up).
+  let assigned = false;
+  process.on('disconnect', () => {
+    if (!assigned) sys.exitNow(1);
+  });
+  // The engine loads before the process is handed a container, so a process started ahead of
+  // time (the shim keeps one ready) has nothing left to load when a container arrives.
+  try {
+    await engine.load?.();
+  } catch (err) {
+    await send({ type: 'failed', code: errorCode(err), message: `${engine.name} engine failed to load: ${describeError(err)}` });
+    process.exit(1);
+  }
   await send({ type: 'ready', pid: hostPid() });
 
   const prepare = await nextMessage('prepare');
+  assigned = true;
   const log = createLogger({ fd: 2, level: prepare.logLevel, fields: { id: prepare.id, engine: engine.name } });
   let ctx: RuntimeContext;
   let stdio: Stdio;
   try {
     stdio = { stdin: 0, stdout: openOutput(prepare.stdout), stderr: openOutput(prepare.stderr) };
-    await engine.load?.();
     try {
       sys.chroot(prepare.rootfs);
     } catch (err) {

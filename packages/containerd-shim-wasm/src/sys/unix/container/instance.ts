@@ -1,14 +1,13 @@
 /**
  * The Linux container instance: the shim-side half of a wasm container.
  *
- * `create` mounts the rootfs, creates the cgroup with its limits, starts the container's own
- * process (the executor) in the spec's namespaces and its own session, moves it into the cgroup,
- * and waits until it has entered the rootfs and validated the workload. The process (or the
+ * `create` mounts the rootfs, creates the cgroup with its limits, takes the container's own
+ * process (the executor, started in the spec's namespaces and its own session), moves it into the
+ * cgroup, and waits until it has entered the rootfs and validated the workload. The process (or the
  * namespace helper waiting for it) is a direct child of the shim, so its exit status is the
  * container's.
  */
 import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
@@ -21,19 +20,11 @@ import type { LinuxResources } from '../cgroups.js';
 import { Cgroup } from '../cgroups.js';
 import type { MountSpec } from '../mount.js';
 import { mountAll, unmountAll } from '../mount.js';
-import { namespaceCommand, namespaceCommandForks } from '../namespaces.js';
 import { exitStatusOf, signalName } from '../signals.js';
 import { INIT_PID_FILE } from '../paths.js';
 import { StdinPump } from '../stdio.js';
 import type { FromExecutor, ToExecutor } from './executor.js';
-
-/** How to launch an executor: a program and its arguments (the shim binary's `executor` action). */
-export interface ExecutorCommand {
-  /** The program, e.g. `process.execPath`. */
-  readonly file: string;
-  /** Its arguments, e.g. `[<engine main.js>, 'executor']`. */
-  readonly args: readonly string[];
-}
+import type { ExecutorProcess } from './executor_process.js';
 
 /** Everything needed to create a container on Linux. */
 export interface LinuxInstanceOptions {
@@ -47,11 +38,10 @@ export interface LinuxInstanceOptions {
   stdin: string;
   stdout: string;
   stderr: string;
-  executor: ExecutorCommand;
+  /** The container process, started for this container or taken from a pool. */
+  executor: ExecutorProcess;
   logger: Logger;
   logLevel: LogLevel;
-  /** fd the executor's own diagnostics go to (the shim log); -1 for none. */
-  logFd: number;
   /** Called once when the process exits. */
   onExit?: (exit: ExitStatus) => void;
   /** How long the executor may take to become ready. @default 60000 */
@@ -117,7 +107,6 @@ export class LinuxInstance implements Instance {
   static async create(options: LinuxInstanceOptions): Promise<LinuxInstance> {
     const { spec } = options;
     const rootfs = rootfsPath(options.bundle, spec);
-    const command = [...namespaceCommand(spec.linux?.namespaces), options.executor.file, ...options.executor.args];
     let cgroup: Cgroup | undefined;
     const mounted = options.rootfsMounted === true || options.rootfs.length > 0;
     if (!options.rootfsMounted && options.rootfs.length > 0) {
@@ -132,34 +121,26 @@ export class LinuxInstance implements Instance {
     } catch (err) {
       if (mounted) unmountAll(rootfs);
       await cgroup?.destroy();
+      options.executor.kill();
       throw err;
     }
-    let child: ChildProcess;
-    try {
-      child = spawn(command[0]!, command.slice(1), {
-        cwd: '/',
-        env: {},
-        detached: true,
-        stdio: ['pipe', 'ignore', options.logFd >= 0 ? options.logFd : 'ignore', 'ipc'],
-        serialization: 'json',
-      });
-    } catch (err) {
-      if (mounted) unmountAll(rootfs);
-      await cgroup?.destroy();
-      throw internal('cannot start the container process', err);
-    }
-    const instance = new LinuxInstance(options, child, rootfs, namespaceCommandForks(command));
+    const { executor } = options;
+    const child = executor.child;
+    executor.stderrSink = (line) => options.logger.log('warn', 'container process stderr', { line });
+    const instance = new LinuxInstance(options, child, rootfs, executor.forks);
     instance.#mounted = mounted;
     instance.#cgroup = cgroup;
     instance.#oomKillsBefore = cgroup?.oomKills() ?? 0;
     try {
-      instance.#pid = await instance.#expect('ready', (m) => m.pid);
+      instance.#pid = await executor.ready;
       cgroup?.addProcess(instance.#pid);
       const proc = spec.process ?? {};
       instance.#send({
         type: 'prepare',
         id: options.id,
-        rootfs,
+        // Through the shim's own root: a process started ahead of time has a mount namespace
+        // copied before this rootfs was mounted, and would see an empty directory at `rootfs`.
+        rootfs: `/proc/${process.pid}/root${rootfs}`,
         process: { args: proc.args, env: proc.env, cwd: proc.cwd },
         stdout: options.stdout,
         stderr: options.stderr,

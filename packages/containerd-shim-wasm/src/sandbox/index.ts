@@ -1,0 +1,24 @@
+/**
+ * @runwasi/containerd-shim-wasm/sandbox: the machinery under the engine API: the task service,
+ * container instances and processes, events, the OCI spec, and the shim's protocol helpers. For
+ * test harnesses and for hosts that drive containers without the shim binary.
+ *
+ * @packageDocumentation
+ */
+export type { ExitStatus, Instance, InstanceStats, InstanceStatus } from './instance.js';
+export type { EventPublisher, TaskEvent, TaskEventName } from './events.js';
+export { EVENT_TOPICS, MemoryPublisher, RemotePublisher, taskEvent } from './events.js';
+export type { OciNamespace, OciProcess, OciSpec } from './oci.js';
+export { GROUP_ANNOTATION, loadSpec, rootfsPath, SANDBOX_ID_ANNOTATION, validateSpec } from './oci.js';
+export { DEFAULT_SOCKET_DIR, socketPath } from './manager.js';
+export type { ContainerLog, CreateInstanceRequest, InstanceFactory, TaskServiceOptions } from './shim.js';
+export { TaskService } from './shim.js';
+export { registerTaskService, TASK_SERVICE_NAMES } from './task_ttrpc.js';
+export type { LinuxInstanceOptions } from '../sys/unix/container/instance.js';
+export { LinuxInstance } from '../sys/unix/container/instance.js';
+export type { ExecutorCommand } from '../sys/unix/container/executor_process.js';
+export { ExecutorPool, ExecutorProcess } from '../sys/unix/container/executor_process.js';
+export { EXECUTOR_ACTION, EXECUTOR_NODE_OPTIONS, executorCommand } from '../sys/unix/container/executor.js';
+export { RuncInstance } from '../sys/unix/container/runc.js';
+export { TtrpcClient } from '../ttrpc/client.js';
+export { TtrpcServer } from '../ttrpc/server.js';
