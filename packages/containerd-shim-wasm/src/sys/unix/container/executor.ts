@@ -61,9 +61,14 @@ export const EXECUTOR_ACTION = 'executor';
  * Node options of the container process. Fast API calls are off because Node 20's `node:wasi`
  * can be freed by a garbage collection that runs inside a fast `fd_write` call while the guest
  * grows its memory (seen as SIGSEGV/SIGABRT mid-run); the warning flag keeps Node's WASI notice
- * out of the shim log.
+ * out of the shim log; one V8 platform thread instead of four starts the process ~35% faster on
+ * small machines, and a container process has one guest to compile.
  */
-export const EXECUTOR_NODE_OPTIONS = ['--disable-warning=ExperimentalWarning', '--no-turbo-fast-api-calls'] as const;
+export const EXECUTOR_NODE_OPTIONS = [
+  '--disable-warning=ExperimentalWarning',
+  '--no-turbo-fast-api-calls',
+  '--v8-pool-size=1',
+] as const;
 
 /** The command that runs `main` (an engine's compiled shim entry) as a container process. */
 export function executorCommand(main: string, execArgv: readonly string[] = []): { file: string; args: string[] } {

@@ -132,7 +132,9 @@ export class LinuxInstance implements Instance {
     instance.#cgroup = cgroup;
     instance.#oomKillsBefore = cgroup?.oomKills() ?? 0;
     try {
+      const began = Date.now();
       instance.#pid = await executor.ready;
+      const readyAt = Date.now();
       cgroup?.addProcess(instance.#pid);
       const proc = spec.process ?? {};
       instance.#send({
@@ -147,6 +149,10 @@ export class LinuxInstance implements Instance {
         logLevel: options.logLevel,
       });
       await instance.#expect('prepared', () => undefined);
+      options.logger.log('debug', 'container process prepared', {
+        waitedForProcessMs: readyAt - began,
+        prepareMs: Date.now() - readyAt,
+      });
       if (child.stdin) instance.#stdin = new StdinPump(options.stdin, child.stdin);
       writeFileSync(join(options.bundle, INIT_PID_FILE), String(instance.#pid));
     } catch (err) {
