@@ -8,78 +8,40 @@
  * The wasm side runs a hello-world module, the runc side a static busybox `echo hello`, both from
  * a plain rootfs directory (`ctr run --rootfs`), so image unpacking is not measured.
  */
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import { PrivateContainerd, testModulePath } from '@runwasi/containerd-shim-wasm-test';
-
-const REPO = resolve(__dirname, '..', '..', '..');
-const BUSYBOX = '/bin/busybox';
-
-interface Series {
-  name: string;
-  runtime: string;
-  rootfs: string;
-  args: string[];
-  samples: number[];
-}
-
-function quantile(sorted: number[], q: number): number {
-  const pos = (sorted.length - 1) * q;
-  const lo = Math.floor(pos);
-  const hi = Math.ceil(pos);
-  return (sorted[lo]! + sorted[hi]!) / 2;
-}
+import { quantile, setUp } from './setup.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { runs: { type: 'string', default: '10' }, out: { type: 'string' } },
   });
   const runs = Number(values.runs);
-  if (spawnSync(BUSYBOX, ['true']).status !== 0) {
-    throw new Error(`${BUSYBOX} is needed for the runc side: apt-get install busybox-static`);
-  }
-  const dir = mkdtempSync(join(tmpdir(), 'runwasi-bench-'));
-  const bin = join(dir, 'bin');
-  mkdirSync(bin);
-  symlinkSync(join(REPO, 'packages/containerd-shim-v8/bin/containerd-shim-v8-v1'), join(bin, 'containerd-shim-v8-v1'));
-  const nativeRootfs = join(dir, 'native');
-  mkdirSync(join(nativeRootfs, 'bin'), { recursive: true });
-  copyFileSync(BUSYBOX, join(nativeRootfs, 'bin', 'busybox'));
-  const wasmRootfs = join(dir, 'wasm');
-  mkdirSync(wasmRootfs);
-  copyFileSync(testModulePath('hello_world'), join(wasmRootfs, 'hello.wasm'));
-
-  const series: Series[] = [
-    { name: 'runc', runtime: 'io.containerd.runc.v2', rootfs: nativeRootfs, args: ['/bin/busybox', 'echo', 'hello'], samples: [] },
-    { name: 'v8', runtime: 'io.containerd.v8.v1', rootfs: wasmRootfs, args: ['/hello.wasm'], samples: [] },
-  ];
-  const containerd = await PrivateContainerd.start({ dir: join(dir, 'containerd'), shimBinDirs: [bin], namespace: 'bench' });
+  const env = await setUp('bench');
+  const samples = new Map<string, number[]>(env.runtimes.map((r) => [r.name, []]));
   try {
     for (let i = -1; i < runs; i++) {
-      for (const s of series) {
+      for (const r of env.runtimes) {
         const started = process.hrtime.bigint();
-        const result = await containerd.ctr(['run', '--rm', '--runtime', s.runtime, '--rootfs', s.rootfs, `${s.name}-${i + 1}`, ...s.args]);
+        const result = await env.containerd.ctr(['run', '--rm', '--runtime', r.runtime, '--rootfs', r.rootfs, `${r.name}-${i + 1}`, ...r.echoArgs]);
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
-        if (result.code !== 0) throw new Error(`${s.name} run failed: ${result.stderr}`);
-        if (i >= 0) s.samples.push(ms); // the first round warms caches and is not counted
+        if (result.code !== 0) throw new Error(`${r.name} run failed: ${result.stderr}`);
+        if (i >= 0) samples.get(r.name)!.push(ms); // the first round warms caches and is not counted
       }
     }
   } finally {
-    await containerd.stop();
-    rmSync(dir, { recursive: true, force: true });
+    await env.close();
   }
 
-  const baseline = quantile([...series[0]!.samples].sort((a, b) => a - b), 0.5);
-  const results = series.map((s) => {
-    const sorted = [...s.samples].sort((a, b) => a - b);
+  const sortedOf = (name: string): number[] => [...(samples.get(name) ?? [])].sort((a, b) => a - b);
+  const baseline = quantile(sortedOf('runc'), 0.5);
+  const results = env.runtimes.map((r) => {
+    const sorted = sortedOf(r.name);
     const median = quantile(sorted, 0.5);
     return {
-      name: s.name,
-      runtime: s.runtime,
+      name: r.name,
+      runtime: r.runtime,
       runs: sorted.length,
       median_ms: Math.round(median),
       p25_ms: Math.round(quantile(sorted, 0.25)),

@@ -1,0 +1,97 @@
+/**
+ * What every end-to-end benchmark needs: a private containerd with the shims on its PATH, a
+ * native rootfs (static busybox) for runc and a wasm rootfs for the shims, all in one temp dir.
+ */
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+import { PrivateContainerd, testModulePath } from '@runwasi/containerd-shim-wasm-test';
+
+/** Repository root. */
+export const REPO = resolve(__dirname, '..', '..', '..');
+const BUSYBOX = '/bin/busybox';
+
+/** One runtime under test and how to run a container with it. */
+export interface Runtime {
+  readonly name: string;
+  readonly runtime: string;
+  readonly rootfs: string;
+  /** Process args of a container that prints and exits. */
+  readonly echoArgs: readonly string[];
+  /** Process args of a container that runs until killed. */
+  readonly sleepArgs: readonly string[];
+}
+
+/** The bench environment; `close` removes everything. */
+export interface BenchEnv {
+  readonly containerd: PrivateContainerd;
+  readonly runtimes: readonly Runtime[];
+  readonly dir: string;
+  close(): Promise<void>;
+}
+
+/** Engines whose shims are benchmarked beside runc. */
+export const ENGINES = ['v8'] as const;
+
+/** Starts containerd and lays out the rootfs directories. */
+export async function setUp(namespace: string, env: Record<string, string> = {}): Promise<BenchEnv> {
+  if (spawnSync(BUSYBOX, ['true']).status !== 0) {
+    throw new Error(`${BUSYBOX} is needed for the runc side: apt-get install busybox-static`);
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'runwasi-bench-'));
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  for (const engine of ENGINES) {
+    const name = `containerd-shim-${engine}-v1`;
+    symlinkSync(join(REPO, 'packages', `containerd-shim-${engine}`, 'bin', name), join(bin, name));
+  }
+  const nativeRootfs = join(dir, 'native');
+  mkdirSync(join(nativeRootfs, 'bin'), { recursive: true });
+  copyFileSync(BUSYBOX, join(nativeRootfs, 'bin', 'busybox'));
+  const wasmRootfs = join(dir, 'wasm');
+  mkdirSync(wasmRootfs);
+  copyFileSync(testModulePath('hello_world'), join(wasmRootfs, 'hello.wasm'));
+  copyFileSync(testModulePath('sleep'), join(wasmRootfs, 'sleep.wasm'));
+  const containerd = await PrivateContainerd.start({ dir: join(dir, 'containerd'), shimBinDirs: [bin], namespace, env });
+  const runtimes: Runtime[] = [
+    {
+      name: 'runc',
+      runtime: 'io.containerd.runc.v2',
+      rootfs: nativeRootfs,
+      echoArgs: ['/bin/busybox', 'echo', 'hello'],
+      sleepArgs: ['/bin/busybox', 'sleep', '3600'],
+    },
+    ...ENGINES.map((engine) => ({
+      name: engine,
+      runtime: `io.containerd.${engine}.v1`,
+      rootfs: wasmRootfs,
+      echoArgs: ['/hello.wasm'],
+      sleepArgs: ['/sleep.wasm', '3600'],
+    })),
+  ];
+  return {
+    containerd,
+    runtimes,
+    dir,
+    close: async () => {
+      await containerd.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** The q-quantile of sorted numbers (linear between neighbours). */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  const pos = (sorted.length - 1) * q;
+  const lo = Math.floor(pos);
+  const hi = Math.ceil(pos);
+  return (sorted[lo]! + sorted[hi]!) / 2;
+}
+
+/** The median of unsorted numbers. */
+export function median(values: readonly number[]): number {
+  return quantile([...values].sort((a, b) => a - b), 0.5);
+}
