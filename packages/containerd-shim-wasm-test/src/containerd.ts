@@ -10,6 +10,8 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
+import { ContainerdGrpc, CreateContainerRequest, CreateContainerResponse } from '@runwasi/containerd-shim-wasm/sandbox';
+
 /** Options of {@link PrivateContainerd.start}. */
 export interface ContainerdOptions {
   /** Directory to hold everything; a new temp dir by default. */
@@ -128,6 +130,48 @@ export class PrivateContainerd {
   /** Runs `ctr` against this instance. */
   ctr(args: readonly string[], options: { input?: string; timeoutMs?: number; namespace?: string } = {}): Promise<CommandResult> {
     return run('ctr', ['--address', this.address, '--namespace', options.namespace ?? this.namespace, ...args], options);
+  }
+
+  /**
+   * Creates a container record from `image` without a snapshot: its root is an empty directory and
+   * the module comes from the image's wasm layers. This is how a client runs wasm-layer images on
+   * containerd 1.6.20, whose `ctr run` refuses images with layers outside `rootfs.diff_ids`
+   * ("mismatched image rootfs and manifest layers", fixed in 1.6.25 / 1.7.7 / 2.0).
+   * Start it with `ctr task start <id>`; remove it with `ctr container rm <id>`.
+   */
+  async createContainerWithoutSnapshot(options: { id: string; image: string; runtime: string; args: string[] }): Promise<void> {
+    const spec = JSON.parse(await this.ctrOk(['oci', 'spec'])) as {
+      process: { args: string[] };
+      root: { path: string };
+      linux?: { cgroupsPath?: string };
+    };
+    const root = join(this.dir, 'roots', options.id);
+    mkdirSync(root, { recursive: true });
+    spec.process.args = options.args;
+    spec.root.path = root;
+    spec.linux = { ...spec.linux, cgroupsPath: `/${this.namespace}/${options.id}` };
+    const grpc = new ContainerdGrpc(this.address, this.namespace);
+    try {
+      await grpc.unary(
+        'containerd.services.containers.v1.Containers/Create',
+        CreateContainerRequest,
+        CreateContainerResponse,
+        CreateContainerRequest.fromPartial({
+          container: {
+            id: options.id,
+            image: options.image,
+            runtime: { name: options.runtime },
+            spec: {
+              typeUrl: 'types.containerd.io/opencontainers/runtime-spec/1/Spec',
+              value: Buffer.from(JSON.stringify(spec)),
+            },
+            snapshotter: 'overlayfs',
+          },
+        }),
+      );
+    } finally {
+      grpc.close();
+    }
   }
 
   /** Runs `ctr`, throwing with its output when it fails. */

@@ -72,3 +72,16 @@ export { asBuffer, decodeMessage, encodeMessage, type MessageType } from './mess
 // cgroup statistics for StatsResponse (containerd's io.containerd.cgroups.v1/v2 Metrics).
 export { Metrics as CgroupV1Metrics } from '../gen/io/containerd/cgroups/v1/metrics.js';
 export { Metrics as CgroupV2Metrics } from '../gen/io/containerd/cgroups/v2/metrics.js';
+// containerd's gRPC services used to read images and containers.
+export {
+  Container,
+  CreateContainerRequest,
+  CreateContainerResponse,
+  DeleteContainerEmpty,
+  DeleteContainerRequest,
+  GetContainerRequest,
+  GetContainerResponse,
+} from '../gen/containerd/services/containers/v1/containers.js';
+export { GetImageRequest, GetImageResponse } from '../gen/containerd/services/images/v1/images.js';
+export { ReadContentRequest, ReadContentResponse } from '../gen/containerd/services/content/v1/content.js';
+export { Descriptor } from '../gen/containerd/types/descriptor.js';

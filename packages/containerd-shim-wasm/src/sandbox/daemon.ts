@@ -10,7 +10,9 @@
 import { constants, mkdirSync, openSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
+import type { WasmLayer } from '../container/context.js';
 import type { Engine } from '../container/engine.js';
+import { ContainerdClient, DEFAULT_LAYER_TYPES } from '../containerd/client.js';
 import type { Logger, LogLevel } from '../logging.js';
 import { createLogger } from '../logging.js';
 import { containerKind } from '../sys/unix/container/executor_kind.js';
@@ -131,6 +133,7 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
     exiting = true;
     unadvertise();
     pool.close();
+    containerd?.close();
     await service.deleteAll();
     await publisher.close().catch(() => undefined);
     await server.close().catch(() => undefined);
@@ -175,6 +178,24 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
     };
   };
 
+  // Wasm layers come from containerd's content store when the image is a wasm image; any failure
+  // there leaves the module to be found in the rootfs, as upstream runwasi does.
+  let containerd: ContainerdClient | undefined;
+  const layerTypes = engine.supportedLayerTypes ?? DEFAULT_LAYER_TYPES;
+  const imageLayers = async (id: string, log: Logger): Promise<WasmLayer[]> => {
+    try {
+      containerd ??= new ContainerdClient(flags.address, flags.namespace);
+      const image = await containerd.containerImage(id);
+      if (!image) return [];
+      const layers = await containerd.wasmLayers(image, layerTypes);
+      if (layers.length > 0) log.log('info', 'running the wasm layers of the image', { image, layers: layers.length });
+      return layers;
+    } catch (err) {
+      log.log('warn', 'cannot read the image from containerd; looking for the module in the rootfs', { error: describeError(err) });
+      return [];
+    }
+  };
+
   const service = new TaskService({
     logger,
     publisher,
@@ -195,6 +216,7 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
         }
         return await LinuxInstance.create({
           ...req,
+          layers: await imageLayers(req.id, req.logger),
           rootfsMounted: mounted,
           executor: pool.take(req.spec.linux?.namespaces),
           logLevel: settings.logLevel,

@@ -22,3 +22,7 @@ export { EXECUTOR_ACTION, EXECUTOR_NODE_OPTIONS, executorCommand } from '../sys/
 export { RuncInstance } from '../sys/unix/container/runc.js';
 export { TtrpcClient } from '../ttrpc/client.js';
 export { TtrpcServer } from '../ttrpc/server.js';
+export { ContainerdClient, DEFAULT_LAYER_TYPES, WASM_ARTIFACT_LAYER_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE } from '../containerd/client.js';
+export type { GrpcCallOptions } from '../containerd/grpc.js';
+export { ContainerdGrpc } from '../containerd/grpc.js';
+export { Container, CreateContainerRequest, CreateContainerResponse } from '../protocol/index.js';

@@ -14,7 +14,7 @@
  */
 import { readFileSync } from 'node:fs';
 
-import type { RuntimeContext } from '../../../container/context.js';
+import type { RuntimeContext, WasmLayer } from '../../../container/context.js';
 import { createRuntimeContext } from '../../../container/context.js';
 import type { Engine, Stdio } from '../../../container/engine.js';
 import { readModule } from '../../../container/path.js';
@@ -39,6 +39,8 @@ export interface PrepareMessage {
   stdout: string;
   stderr: string;
   logLevel: LogLevel;
+  /** Wasm layers of the container's image, when the module comes from the image, not the rootfs. */
+  layers: WasmLayer[];
 }
 
 /** Messages from the shim to the executor. */
@@ -146,7 +148,7 @@ export async function runExecutor(engine: Engine): Promise<never> {
     } catch (err) {
       throw new ShimError('INTERNAL', `cannot enter the container rootfs ${prepare.rootfs}`, { cause: err });
     }
-    ctx = createRuntimeContext(prepare.id, prepare.process);
+    ctx = createRuntimeContext(prepare.id, prepare.process, prepare.layers);
     try {
       process.chdir(ctx.cwd);
     } catch {

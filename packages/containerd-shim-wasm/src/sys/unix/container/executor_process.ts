@@ -91,7 +91,8 @@ export class ExecutorProcess {
         env: {},
         detached: true,
         stdio: ['pipe', 'ignore', 'pipe', 'ipc'],
-        serialization: 'json',
+        // Structured clone: wasm layers travel as bytes, not as JSON arrays of numbers.
+        serialization: 'advanced',
       });
     } catch (err) {
       throw internal('cannot start the container process', err);

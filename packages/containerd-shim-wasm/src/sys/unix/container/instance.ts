@@ -11,6 +11,7 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
+import type { WasmLayer } from '../../../container/context.js';
 import type { LogLevel, Logger } from '../../../logging.js';
 import { describeError, failedPrecondition, internal, notFound, ShimError } from '../../../sandbox/error.js';
 import type { ExitStatus, Instance, InstanceStats, InstanceStatus } from '../../../sandbox/instance.js';
@@ -40,6 +41,8 @@ export interface LinuxInstanceOptions {
   stderr: string;
   /** The container process, started for this container or taken from a pool. */
   executor: ExecutorProcess;
+  /** Wasm layers of the image to run instead of a module file of the rootfs. */
+  layers?: WasmLayer[];
   logger: Logger;
   logLevel: LogLevel;
   /** Called once when the process exits. */
@@ -147,6 +150,7 @@ export class LinuxInstance implements Instance {
         stdout: options.stdout,
         stderr: options.stderr,
         logLevel: options.logLevel,
+        layers: options.layers ?? [],
       });
       await instance.#expect('prepared', () => undefined);
       options.logger.log('debug', 'container process prepared', {
