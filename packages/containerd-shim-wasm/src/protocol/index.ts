@@ -85,3 +85,12 @@ export {
 export { GetImageRequest, GetImageResponse } from '../gen/containerd/services/images/v1/images.js';
 export { ReadContentRequest, ReadContentResponse } from '../gen/containerd/services/content/v1/content.js';
 export { Descriptor } from '../gen/containerd/types/descriptor.js';
+// OTLP/HTTP trace export (OpenTelemetry), for the shim's spans.
+export {
+  AnyValue as OtlpAnyValue,
+  ExportTraceServiceRequest,
+  KeyValue as OtlpKeyValue,
+  Span as OtlpSpan,
+  Span_SpanKind as OtlpSpanKind,
+  SpanStatus_StatusCode as OtlpStatusCode,
+} from '../gen/opentelemetry/proto/collector/trace/v1/trace_service.js';

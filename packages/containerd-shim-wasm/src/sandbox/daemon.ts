@@ -29,6 +29,7 @@ import { MemoryPublisher, RemotePublisher } from './events.js';
 import type { ShimFlags } from './manager.js';
 import { closeQuietly } from './manager.js';
 import { rootfsPath } from './oci.js';
+import { Tracer } from './otel.js';
 import type { ContainerLog } from './shim.js';
 import { TaskService } from './shim.js';
 import { registerTaskService } from './task_ttrpc.js';
@@ -136,6 +137,7 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
     containerd?.close();
     await service.deleteAll();
     await publisher.close().catch(() => undefined);
+    await tracer?.flush();
     await server.close().catch(() => undefined);
     try {
       unlinkSync(flags.socket);
@@ -227,7 +229,8 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
       }
     },
   });
-  registerTaskService(server, service);
+  const tracer = Tracer.fromEnv(`containerd-shim-${engine.name}-v1`, logger);
+  registerTaskService(server, service, tracer);
   server.onConnection(busy);
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.on(signal, () => {

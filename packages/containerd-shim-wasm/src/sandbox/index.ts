@@ -26,3 +26,6 @@ export { ContainerdClient, DEFAULT_LAYER_TYPES, WASM_ARTIFACT_LAYER_MEDIA_TYPE, 
 export type { GrpcCallOptions } from '../containerd/grpc.js';
 export { ContainerdGrpc } from '../containerd/grpc.js';
 export { Container, CreateContainerRequest, CreateContainerResponse } from '../protocol/index.js';
+export type { ActiveSpan, SpanContext } from './otel.js';
+export { parseTraceparent, Tracer } from './otel.js';
+export { ExportTraceServiceRequest } from '../protocol/index.js';

@@ -30,8 +30,10 @@ import {
   WaitRequest,
   WaitResponse,
 } from '../protocol/index.js';
-import type { ServiceDefinition, TtrpcServer } from '../ttrpc/server.js';
+import type { CallContext, ServiceDefinition, TtrpcServer } from '../ttrpc/server.js';
 import { method } from '../ttrpc/server.js';
+import type { Tracer } from './otel.js';
+import { parseTraceparent } from './otel.js';
 import type { TaskService } from './shim.js';
 
 /** Service names of the task API: v2 for containerd 1.x and 2.x, v3 when a 2.x shim asks for it. */
@@ -60,8 +62,40 @@ export function taskServiceDefinition(service: TaskService): ServiceDefinition {
   };
 }
 
-/** Registers `service` on `server` under every task API name. */
-export function registerTaskService(server: TtrpcServer, service: TaskService): void {
+/**
+ * Wraps every method of `definition` in a server span of `tracer`, a child of the W3C
+ * `traceparent` containerd sent in the request metadata, if any.
+ */
+export function tracedDefinition(definition: ServiceDefinition, tracer: Tracer, service: string): ServiceDefinition {
+  const traced: ServiceDefinition = {};
+  for (const [name, def] of Object.entries(definition)) {
+    traced[name] = {
+      ...def,
+      handler: async (req: unknown, ctx: CallContext) => {
+        const span = tracer.startSpan(name, parseTraceparent(ctx.metadata['traceparent']?.[0]));
+        span.set('rpc.system', 'ttrpc');
+        span.set('rpc.service', service);
+        span.set('rpc.method', name);
+        const id = (req as { id?: unknown }).id;
+        if (typeof id === 'string' && id) span.set('container.id', id);
+        try {
+          const result = await def.handler(req, ctx);
+          span.end();
+          return result;
+        } catch (err) {
+          span.end(err);
+          throw err;
+        }
+      },
+    };
+  }
+  return traced;
+}
+
+/** Registers `service` on `server` under every task API name, traced when `tracer` is given. */
+export function registerTaskService(server: TtrpcServer, service: TaskService, tracer?: Tracer): void {
   const definition = taskServiceDefinition(service);
-  for (const name of TASK_SERVICE_NAMES) server.register(name, definition);
+  for (const name of TASK_SERVICE_NAMES) {
+    server.register(name, tracer ? tracedDefinition(definition, tracer, name) : definition);
+  }
 }
