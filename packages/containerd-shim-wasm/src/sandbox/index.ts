@@ -29,3 +29,4 @@ export { Container, CreateContainerRequest, CreateContainerResponse } from '../p
 export type { ActiveSpan, SpanContext } from './otel.js';
 export { parseTraceparent, Tracer } from './otel.js';
 export { ExportTraceServiceRequest } from '../protocol/index.js';
+export { DeleteResponse, RuntimeInfo } from '../protocol/index.js';
