@@ -69,7 +69,7 @@ describe(Tracer, () => {
       const spans = resourceSpans?.scopeSpans[0]?.spans ?? [];
       expect(spans.map((s) => s.name)).toEqual(['Create', 'Delete']);
       expect(Buffer.from(spans[0]!.traceId).toString('hex')).toBe('4bf92f3577b34da6a3ce929d0e0e4736');
-      expect(Buffer.from(spans[0]!.parentSpanId).toString('hex')).toBe('00f067aa0ba902b7');
+      expect(Buffer.from(spans[0]!.parentSpanId ?? []).toString('hex')).toBe('00f067aa0ba902b7');
       expect(BigInt(spans[0]!.endTimeUnixNano)).toBeGreaterThanOrEqual(BigInt(spans[0]!.startTimeUnixNano));
       expect(BigInt(spans[0]!.startTimeUnixNano) / 1_000_000n).toBeGreaterThan(BigInt(Date.now() - 60_000));
       expect(spans[1]!.status).toMatchObject({ code: OtlpStatusCode.STATUS_CODE_ERROR, message: 'container c2 does not exist' });
