@@ -15,6 +15,7 @@ pnpm nx run-many -t build --output-style=stream
 bash scripts/check-codegen.sh
 pnpm nx run-many -t lint typecheck --output-style=stream
 status=0
+bash scripts/build-api-docs.sh || status=$?
 pnpm nx run-many -t test --skip-nx-cache --exclude-task-dependencies --output-style=stream || status=$?
 pnpm nx run-many -t test:e2e --skip-nx-cache --exclude-task-dependencies --parallel=1 --output-style=stream || status=$?
 node scripts/test-summary.js "$summary_dir" || status=$?
