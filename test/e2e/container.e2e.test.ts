@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { mountsUnder, PrivateContainerd, testModulePath } from '@runwasi/containerd-shim-wasm-test';
 import { Builder } from '@runwasi/oci-tar-builder';
 
-import { eventually, makeRootfs, makeShimBinDir, processesMatching, SHIM_TEST_ENV, shimDaemons, shimSockets } from './helpers';
+import { eventually, makeRootfs, makeShimBinDir, SHIM_TEST_ENV, shimDaemons, shimProcessesOf, shimSockets } from './helpers';
 
 const RUNTIME = 'io.containerd.v8.v1';
 const NAMESPACE = 'runwasi-e2e';
@@ -148,7 +148,7 @@ describe('container semantics under containerd', () => {
     await containerd.ctrOk(['run', '-d', '--runtime', RUNTIME, '--rootfs', rootfs, 'sem-crash', '/spin.wasm']);
     expect(await eventually(async () => (await taskStatus('sem-crash')) === 'RUNNING')).toBe(true);
     const pid = Number((await containerd.ctrOk(['task', 'ls'])).match(/sem-crash\s+(\d+)/)?.[1]);
-    const daemons = shimDaemons('v8', NAMESPACE);
+    const daemons = shimDaemons('v8', NAMESPACE, containerd.address);
     expect(daemons).toHaveLength(1);
     process.kill(daemons[0]!, 'SIGKILL');
     expect(await eventually(() => !existsSync(`/proc/${pid}`))).toBe(true);
@@ -163,7 +163,7 @@ describe('container semantics under containerd', () => {
     await runDetached('sem-g1', ['/spin.wasm'], group);
     await runDetached('sem-g2', ['/spin.wasm'], group);
     expect(await eventually(async () => (await taskStatus('sem-g2')) === 'RUNNING')).toBe(true);
-    expect(shimDaemons('v8', NAMESPACE)).toHaveLength(1);
+    expect(shimDaemons('v8', NAMESPACE, containerd.address)).toHaveLength(1);
     await removeTask('sem-g1');
     await removeTask('sem-g2');
   });
@@ -183,7 +183,7 @@ describe('container semantics under containerd', () => {
   });
 
   it('leaves no shim process, mount, cgroup or socket behind', async () => {
-    expect(await eventually(() => processesMatching('containerd-shim-v8').length === 0)).toBe(true);
+    expect(await eventually(() => shimProcessesOf(containerd.address).length === 0)).toBe(true);
     expect(mountsUnder(containerd.dir).filter((m) => m.includes('io.containerd.runtime.v2.task'))).toEqual([]);
     expect(await eventually(() => namespaceCgroups().length === 0)).toBe(true);
     expect(shimSockets().filter((s) => !socketsBefore.has(s))).toEqual([]);

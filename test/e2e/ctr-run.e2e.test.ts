@@ -14,14 +14,13 @@ import {
   eventually,
   makeRootfs,
   makeShimBinDir,
-  processesMatching,
   SHIM_TEST_ENV,
   shimDaemons,
+  shimProcessesOf,
   shimSockets,
 } from './helpers';
 
 const RUNTIME = 'io.containerd.v8.v1';
-const SHIM = 'containerd-shim-v8';
 
 describe('containerd-shim-v8-v1 under containerd', () => {
   let containerd: PrivateContainerd;
@@ -91,7 +90,7 @@ describe('containerd-shim-v8-v1 under containerd', () => {
     ]);
     const exited = new Promise<number | null>((r) => runner.once('exit', (code) => r(code)));
     expect(await eventually(async () => /group-spin\s+\d+\s+RUNNING/.test((await containerd.ctr(['task', 'ls'])).stdout))).toBe(true);
-    const daemons = shimDaemons('v8', containerd.namespace);
+    const daemons = shimDaemons('v8', containerd.namespace, containerd.address);
     expect(daemons).toHaveLength(1);
 
     const missing = await runRootfs('group-missing', ['/missing.wasm'], group);
@@ -105,13 +104,13 @@ describe('containerd-shim-v8-v1 under containerd', () => {
     // The same daemon still serves the group: a good container runs and the spinning one is killable.
     const good = await runRootfs('group-hello', ['/hello_world.wasm'], group);
     expect(good).toMatchObject({ code: 0, stdout: 'hello world\n' });
-    expect(shimDaemons('v8', containerd.namespace)).toEqual(daemons);
+    expect(shimDaemons('v8', containerd.namespace, containerd.address)).toEqual(daemons);
     await containerd.ctrOk(['task', 'kill', '-s', 'SIGKILL', 'group-spin']);
     expect(await exited).toBe(137);
   });
 
   it('leaves no shim process, mount or socket behind', async () => {
-    expect(await eventually(() => processesMatching(SHIM).length === 0)).toBe(true);
+    expect(await eventually(() => shimProcessesOf(containerd.address).length === 0)).toBe(true);
     expect(mountsUnder(containerd.dir).filter((m) => m.includes('io.containerd.runtime.v2.task'))).toEqual([]);
     const leaked = shimSockets().filter((s) => !socketsBefore.has(s));
     expect(leaked).toEqual([]);

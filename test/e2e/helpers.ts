@@ -80,7 +80,36 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
  */
 export const SHIM_TEST_ENV = { RUNWASI_DAEMON_IDLE_TIMEOUT_MS: '300', RUNWASI_DAEMON_DRAIN_GRACE_MS: '200' };
 
-/** Pids of the shared shim daemons of `engine` serving `namespace`. */
-export function shimDaemons(engine: string, namespace: string): number[] {
-  return processesMatching(`containerd-shim-${engine}-v1 -namespace ${namespace}`);
+/** Pids of the shared shim daemons of `engine` serving `namespace` of the containerd at `address`. */
+export function shimDaemons(engine: string, namespace: string, address: string): number[] {
+  return processesMatching(`containerd-shim-${engine}-v1 -namespace ${namespace} -address ${address}`);
+}
+
+/**
+ * Pids of every shim process of one containerd: its daemons (found by the address in their
+ * title) and everything below them (container processes, spares, namespace helpers). Other
+ * containerds on the machine, and their shims, are not counted.
+ */
+export function shimProcessesOf(address: string): number[] {
+  const parents = new Map<number, number>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {
+      // exited while we looked
+    }
+  }
+  const found = new Set(processesMatching(`-address ${address}`).filter((pid) => parents.has(pid)));
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, ppid] of parents) {
+      if (!found.has(pid) && found.has(ppid)) {
+        found.add(pid);
+        grew = true;
+      }
+    }
+  }
+  return [...found];
 }

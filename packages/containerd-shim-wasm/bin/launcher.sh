@@ -52,7 +52,7 @@ if [ "$runwasi_action" = start ] && [ "${RUNWASI_GROUPING:-namespace}" = namespa
   [ -n "$runwasi_pid" ] && { read -r runwasi_title < "/proc/$runwasi_pid/cmdline"; } 2>/dev/null
   if [ -n "$runwasi_title" ]; then
     case "$runwasi_title" in
-      "containerd-shim-$RUNWASI_ENGINE-v1 -namespace $runwasi_namespace"*)
+      "containerd-shim-$RUNWASI_ENGINE-v1 -namespace $runwasi_namespace -address $runwasi_address"*)
         printf 'unix://%s' "$runwasi_socket" > address
         printf 'unix://%s' "$runwasi_socket"
         exit 0

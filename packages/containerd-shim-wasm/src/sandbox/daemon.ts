@@ -110,7 +110,9 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
     log: (level, msg, extra) => createLogger({ fd: daemonLog.current(), level: settings.logLevel, fields }).log(level, msg, extra),
     child: (more) => createLogger({ fd: daemonLog.current(), level: settings.logLevel, fields: { ...fields, ...more } }),
   };
-  process.title = `containerd-shim-${engine.name}-v1 -namespace ${flags.namespace}`;
+  // The shell launcher checks this title (a recycled pid would not carry it); tests find a
+  // containerd's daemons by it.
+  process.title = `containerd-shim-${engine.name}-v1 -namespace ${flags.namespace} -address ${flags.address}`;
   process.on('uncaughtException', (err) => logger.log('error', 'uncaught exception', { error: describeError(err) }));
   process.on('unhandledRejection', (err) => logger.log('error', 'unhandled rejection', { error: describeError(err) }));
 
