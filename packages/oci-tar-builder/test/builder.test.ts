@@ -444,7 +444,9 @@ describe(Builder, () => {
       clearInterval(sampler);
     }
     expect(written).toBeGreaterThan(size);
-    expect(peak - baseline).toBeLessThan(32 * 1024 * 1024);
+    // Buffering the layer would hold all 96 MiB at once; streaming stays far below that, with
+    // headroom for chunks the garbage collector has not freed yet on a busy machine.
+    expect(peak - baseline).toBeLessThan(64 * 1024 * 1024);
   }, 60_000);
 });
 
