@@ -33,3 +33,17 @@ target "packages" {
   target   = "packages"
   output   = ["type=local,dest=dist/packages"]
 }
+
+// docker buildx bake node-installer -> the Kubernetes node installer image (deploy/node-installer)
+target "node-installer" {
+  context    = "."
+  dockerfile = "deploy/node-installer/Dockerfile"
+  contexts = {
+    packages = "target:packages"
+  }
+  args = {
+    NODE_VERSION = "20"
+  }
+  tags      = ["${REGISTRY}/runwasi-node-installer:${TAG}"]
+  platforms = ["linux/amd64", "linux/arm64"]
+}

@@ -24,6 +24,44 @@ export interface ContainerdOptions {
   extraConfig?: string;
   /** Extra environment of containerd, which its shims inherit (e.g. `RUNWASI_*` settings). */
   env?: Record<string, string>;
+  /**
+   * Keeps containerd's CRI plugin (`io.containerd.grpc.v1.cri`) enabled and configures it for a
+   * test: the given pause image, a runtime per wasm engine handler (`v8` → `io.containerd.v8.v1`,
+   * …) next to `runc`, empty CNI dirs under `dir`, no AppArmor, a random streaming port.
+   * CRI's own namespace is `k8s.io`.
+   */
+  cri?: CriOptions;
+}
+
+/** CRI settings of a {@link PrivateContainerd}. */
+export interface CriOptions {
+  /** `sandbox_image`: must already be in the `k8s.io` namespace (nothing is pulled in tests). */
+  sandboxImage: string;
+  /** Runtime handlers to configure; each `<h>` gets `runtime_type = "io.containerd.<h>.v1"`. @default ['v8'] */
+  handlers?: string[];
+}
+
+/** The `[plugins."io.containerd.grpc.v1.cri"]` section for a private containerd under `dir`. */
+export function criConfig(dir: string, cri: CriOptions): string {
+  const section = 'plugins."io.containerd.grpc.v1.cri"';
+  const lines = [
+    `[${section}]`,
+    `  sandbox_image = "${cri.sandboxImage}"`,
+    '  disable_apparmor = true',
+    '  restrict_oom_score_adj = true',
+    '  stream_server_address = "127.0.0.1"',
+    '  stream_server_port = "0"',
+    `[${section}.containerd]`,
+    '  snapshotter = "overlayfs"',
+    '  default_runtime_name = "runc"',
+    `[${section}.containerd.runtimes.runc]`,
+    '  runtime_type = "io.containerd.runc.v2"',
+  ];
+  for (const handler of cri.handlers ?? ['v8']) {
+    lines.push(`[${section}.containerd.runtimes.${handler}]`, `  runtime_type = "io.containerd.${handler}.v1"`);
+  }
+  lines.push(`[${section}.cni]`, `  bin_dir = "${join(dir, 'cni', 'bin')}"`, `  conf_dir = "${join(dir, 'cni', 'conf')}"`);
+  return lines.join('\n');
 }
 
 /** Output of one command. */
@@ -82,12 +120,16 @@ export class PrivateContainerd {
     const ownsDir = !options.dir;
     const dir = options.dir ?? mkdtempSync(join(tmpdir(), 'runwasi-containerd-'));
     mkdirSync(dir, { recursive: true });
+    if (options.cri) {
+      mkdirSync(join(dir, 'cni', 'bin'), { recursive: true });
+      mkdirSync(join(dir, 'cni', 'conf'), { recursive: true });
+    }
     const config = [
       'version = 2',
       `root = "${join(dir, 'root')}"`,
       `state = "${join(dir, 'state')}"`,
-      // The CRI plugin would need CNI; the CRI tests configure their own instance.
-      'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
+      // The CRI plugin would need CNI; the CRI tests ask for it with `cri`.
+      options.cri ? '' : 'disabled_plugins = ["io.containerd.grpc.v1.cri"]',
       '[grpc]',
       `  address = "${join(dir, 'containerd.sock')}"`,
       '[ttrpc]',
@@ -95,6 +137,7 @@ export class PrivateContainerd {
       '[debug]',
       `  address = "${join(dir, 'debug.sock')}"`,
       '  level = "debug"',
+      options.cri ? criConfig(dir, options.cri) : '',
       options.extraConfig ?? '',
     ].join('\n');
     writeFileSync(join(dir, 'config.toml'), config);

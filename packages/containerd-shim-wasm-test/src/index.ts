@@ -11,5 +11,5 @@ export type { TestModuleName } from './modules.js';
 export { TEST_MODULES, testModule, testModulePath } from './modules.js';
 export type { EngineUnderTest, WasiTestOptions, WasiTestResult } from './wasi_test.js';
 export { WasiTest } from './wasi_test.js';
-export type { ContainerdOptions, CommandResult } from './containerd.js';
-export { mountsUnder, PrivateContainerd, run } from './containerd.js';
+export type { ContainerdOptions, CommandResult, CriOptions } from './containerd.js';
+export { criConfig, mountsUnder, PrivateContainerd, run } from './containerd.js';

@@ -30,3 +30,4 @@ export type { ActiveSpan, SpanContext } from './otel.js';
 export { parseTraceparent, Tracer } from './otel.js';
 export { ExportTraceServiceRequest } from '../protocol/index.js';
 export { DeleteResponse, RuntimeInfo } from '../protocol/index.js';
+export type { MessageType } from '../protocol/index.js';
