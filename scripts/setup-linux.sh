@@ -51,3 +51,7 @@ if ! command -v cargo >/dev/null; then
 fi
 
 pnpm install --frozen-lockfile --reporter=silent
+
+# WasmEdge for the wasmedge shim's tests: Debian 13 packages it; on Debian 12 the trixie packages
+# are unpacked into a private directory (no change to the system's apt state).
+if ! command -v wasmedge >/dev/null; then bash scripts/fetch-wasmedge.sh >/dev/null; fi
