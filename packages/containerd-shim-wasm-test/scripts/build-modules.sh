@@ -2,6 +2,7 @@
 # Builds every shared test module in modules/ into dist-wasm/<name>.wasm.
 #   *.wat -> wat2wasm (package: wabt)
 #   *.c   -> clang --target=wasm32-wasi against wasi-libc (packages: clang lld wasi-libc libclang-rt-14-dev-wasm32)
+#   *.wat.mjs -> node prints the WAT (for modules too big to keep as source, e.g. `large`), then wat2wasm
 # Overrides: CLANG, WAT2WASM, WASI_SYSROOT (e.g. /opt/wasi-sdk/share/wasi-sysroot).
 # Output is reproducible: no debug info, no timestamps, fixed flags; the build goes to a scratch
 # directory first so a failed run never leaves a half-populated dist-wasm behind.
@@ -62,6 +63,12 @@ built=0
 for src in "$src_dir"/*.wat; do
   name="$(basename "$src" .wat)"
   "$WAT2WASM" "$src" -o "$scratch/out/$name.wasm" || die "wat2wasm failed on $src"
+  built=$((built + 1))
+done
+for src in "$src_dir"/*.wat.mjs; do
+  name="$(basename "$src" .wat.mjs)"
+  "${NODE:-node}" "$src" >"$scratch/$name.wat" || die "node failed on $src"
+  "$WAT2WASM" "$scratch/$name.wat" -o "$scratch/out/$name.wasm" || die "wat2wasm failed on $scratch/$name.wat"
   built=$((built + 1))
 done
 for src in "$src_dir"/*.c; do

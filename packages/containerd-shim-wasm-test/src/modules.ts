@@ -18,6 +18,13 @@ import { resolve } from 'node:path';
  * - `spin`: prints `spinning`, then burns CPU forever without calling the host.
  * - `grow`: `grow <MiB>` allocates and touches memory; `malloc failed after N MiB` + exit 1 when it runs out.
  * - `sleep`: `sleep [secs]` prints `sleeping <secs>`, sleeps, prints `woke`.
+ * - `missing_import`: imports `env.nobody_provides`, which no WASI host has, and calls it.
+ * - `large`: a valid module of about 4 MiB (a 4 MiB data segment); prints `large module: data intact`
+ *   once it has checked every word of the segment in guest memory, `... data corrupt` + exit 1 if not.
+ * - `flood`: `flood <MiB>` writes <MiB> MiB of 16-byte lines `%015u\n` counting from 0 to stdout.
+ * - `many_files`: `many_files <hold> <cycle>` keeps <hold> files under /many open at once, then
+ *   opens and closes one <cycle> times; prints `held <hold> files, cycled <cycle> opens`, exit 2 on failure.
+ * - `link`: triples `hard|soft <target> <linkpath>`; prints `... : ok: <first line>` or `... : error <strerror>`.
  */
 export const TEST_MODULES = [
   'hello_world',
@@ -31,6 +38,11 @@ export const TEST_MODULES = [
   'spin',
   'grow',
   'sleep',
+  'missing_import',
+  'large',
+  'flood',
+  'many_files',
+  'link',
 ] as const;
 
 /** Name of one shared test module (see {@link TEST_MODULES}). */

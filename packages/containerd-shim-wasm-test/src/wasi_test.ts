@@ -7,7 +7,8 @@ import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, r
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-import { createLogger, silentLogger } from '@runwasi/containerd-shim-wasm';
+import type { LogFields, Logger } from '@runwasi/containerd-shim-wasm';
+import { createLogger } from '@runwasi/containerd-shim-wasm';
 import type { ExitStatus, OciSpec } from '@runwasi/containerd-shim-wasm/sandbox';
 import {
   executorCommand,
@@ -53,6 +54,8 @@ export interface WasiTestOptions {
   verbose?: boolean;
   /** The spec's `linux` section (cgroupsPath, resources, namespaces). */
   linux?: OciSpec['linux'];
+  /** Directory to make the test's own temp dir (bundle, stdio) in. @default os.tmpdir() */
+  baseDir?: string;
 }
 
 /** The result of a finished container. */
@@ -66,6 +69,8 @@ export interface WasiTestResult {
 export class WasiTest {
   readonly publisher = new MemoryPublisher();
   readonly service: TaskService;
+  /** Every line the shim side logged for this container, formatted `level msg {fields}`. */
+  readonly #logLines: string[] = [];
   #stdinWriter: number | undefined;
 
   private constructor(
@@ -75,7 +80,7 @@ export class WasiTest {
     readonly stdinPath: string,
     verbose: boolean,
   ) {
-    const logger = verbose ? createLogger({ fd: 2, level: 'debug' }) : silentLogger;
+    const logger = recordingLogger(this.#logLines, {}, verbose ? createLogger({ fd: 2, level: 'debug' }) : undefined);
     this.service = new TaskService({
       logger,
       publisher: this.publisher,
@@ -90,7 +95,7 @@ export class WasiTest {
 
   /** Writes the bundle for `options`. */
   static build(engine: EngineUnderTest, options: WasiTestOptions = {}): WasiTest {
-    const dir = mkdtempSync(join(tmpdir(), 'runwasi-test-'));
+    const dir = mkdtempSync(join(options.baseDir ?? tmpdir(), 'runwasi-test-'));
     const bundle = join(dir, 'bundle');
     const rootfs = join(bundle, 'rootfs');
     mkdirSync(rootfs, { recursive: true });
@@ -195,6 +200,11 @@ export class WasiTest {
     await this.service.delete({ id: this.id, execId: '' });
   }
 
+  /** What the shim side logged so far (create failures, `workload failed`, process stderr), one line each. */
+  logs(): string {
+    return this.#logLines.join('\n');
+  }
+
   /** What the guest wrote to stdout so far. */
   stdout(): string {
     return readText(join(this.dir, 'stdout'));
@@ -229,6 +239,17 @@ export class WasiTest {
     await this.service.deleteAll();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A logger keeping every line (debug and up) in `lines`, and passing it on to `also`. */
+function recordingLogger(lines: string[], fields: LogFields, also: Logger | undefined): Logger {
+  return {
+    log(level, msg, extra) {
+      if (level !== 'trace') lines.push(`${level} ${msg} ${JSON.stringify({ ...fields, ...extra })}`);
+      also?.log(level, msg, extra);
+    },
+    child: (more) => recordingLogger(lines, { ...fields, ...more }, also?.child(more)),
+  };
 }
 
 function writeInRootfs(rootfs: string, path: string, content: string | Uint8Array): void {

@@ -53,9 +53,12 @@ if [ "$runwasi_action" = start ] && [ "${RUNWASI_GROUPING:-namespace}" = namespa
   if [ -n "$runwasi_title" ]; then
     case "$runwasi_title" in
       "containerd-shim-$RUNWASI_ENGINE-v1 -namespace $runwasi_namespace -address $runwasi_address"*)
-        printf 'unix://%s' "$runwasi_socket" > address
-        printf 'unix://%s' "$runwasi_socket"
-        exit 0
+        # A bundle that cannot take the address file (full, read-only) falls through to Node,
+        # which fails `start` with a message instead of answering with the write error.
+        if { printf 'unix://%s' "$runwasi_socket" > address; } 2>/dev/null; then
+          printf 'unix://%s' "$runwasi_socket"
+          exit 0
+        fi
         ;;
     esac
   fi

@@ -191,7 +191,13 @@ export async function startShim(flags: ShimFlags, daemon: DaemonCommand, engineN
   }
   if (!server) throw internal(`cannot listen on ${path}`);
   chmodSync(path, 0o600);
-  writeAddressFile(bundle, address);
+  try {
+    writeAddressFile(bundle, address);
+  } catch (err) {
+    // No daemon will serve this socket: remove it rather than leave a stale one behind.
+    rmSync(path, { force: true });
+    throw internal(`cannot write ${join(bundle, 'address')}`, err);
+  }
   // The listening socket is handed over as fd 3; `server.close()` would unlink the path, so the
   // server object is simply abandoned when this process exits.
   const fd = (server as unknown as { _handle: { fd: number } })._handle.fd;

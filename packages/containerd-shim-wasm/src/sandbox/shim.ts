@@ -111,12 +111,14 @@ export class TaskService {
   readonly #containers = new Map<string, Container>();
   /** Ids being created, so a concurrent duplicate `Create` fails instead of racing. */
   readonly #creating = new Set<string>();
+  /** Ids being deleted: no longer found by other calls, but still held (and not re-creatable). */
+  readonly #deleting = new Set<string>();
 
   constructor(private readonly options: TaskServiceOptions) {}
 
   /** Number of containers this daemon still holds. */
   get size(): number {
-    return this.#containers.size + this.#creating.size;
+    return this.#containers.size + this.#creating.size + this.#deleting.size;
   }
 
   #get(id: string, execId = ''): Container {
@@ -130,7 +132,7 @@ export class TaskService {
   async create(req: CreateTaskRequest): Promise<CreateTaskResponse> {
     const { id } = req;
     if (!/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(id)) throw invalidArgument(`invalid container id ${JSON.stringify(id)}`);
-    if (this.#containers.has(id) || this.#creating.has(id)) throw alreadyExists(`container ${id} already exists`);
+    if (this.#containers.has(id) || this.#creating.has(id) || this.#deleting.has(id)) throw alreadyExists(`container ${id} already exists`);
     if (req.terminal) throw invalidArgument('terminal is not supported by this shim');
     if (req.checkpoint !== '') throw invalidArgument('restoring from a checkpoint is not supported');
     const log = this.options.openContainerLog?.(id, req.bundle) ?? { logger: this.options.logger.child({ id }), close: () => undefined };
@@ -295,8 +297,18 @@ export class TaskService {
     const container = this.#get(req.id, req.execId);
     const { instance } = container;
     if (instance.status === 'running' || instance.status === 'paused') throw failedPrecondition(`cannot delete a running process (container ${req.id})`);
-    await instance.delete();
+    // Gone before the await, so a concurrent Delete of the same container answers NOT_FOUND
+    // instead of deleting it (publishing TaskDelete, closing its log fd) a second time.
     this.#containers.delete(req.id);
+    this.#deleting.add(req.id);
+    try {
+      await instance.delete();
+    } catch (err) {
+      this.#containers.set(req.id, container);
+      throw err;
+    } finally {
+      this.#deleting.delete(req.id);
+    }
     const exit = instance.exit;
     const response: DeleteResponse = {
       pid: instance.pid,

@@ -1,5 +1,6 @@
-import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -58,5 +59,70 @@ describe('bin/launcher.sh', () => {
   it('hands -v and unknown actions to node', () => {
     run(['-v']);
     expect(nodeCall()).toBe('node /main.js -v');
+  });
+
+  describe('start while a daemon serves the namespace (the fast path)', () => {
+    const isRoot = process.getuid?.() === 0;
+    const namespace = `launcher-test-${process.pid}`;
+    const address = `/launcher-test-${process.pid}.sock`;
+    const hash = createHash('sha256').update(`${address}/${namespace}/runwasi-test`).digest('hex');
+    const socketPath = join('/run/containerd/s', hash);
+    const pidFile = join('/run/containerd/runwasi/daemons', hash);
+    let daemon: ChildProcess | undefined;
+
+    // A stand-in daemon: listens on the group socket under the title the launcher checks.
+    beforeEach(async () => {
+      if (!isRoot) return;
+      mkdirSync('/run/containerd/s', { recursive: true, mode: 0o700 });
+      mkdirSync('/run/containerd/runwasi/daemons', { recursive: true, mode: 0o700 });
+      const title = `containerd-shim-test-v1 -namespace ${namespace} -address ${address}`;
+      daemon = spawn(
+        process.execPath,
+        ['-e', `process.title = ${JSON.stringify(title)}; require('node:net').createServer().listen(${JSON.stringify(socketPath)}, () => process.send('up'));`, 'x'.repeat(title.length)],
+        { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] },
+      );
+      await new Promise((r) => daemon!.once('message', r));
+      writeFileSync(pidFile, String(daemon.pid));
+    });
+
+    afterEach(() => {
+      daemon?.kill('SIGKILL');
+      rmSync(pidFile, { force: true });
+      rmSync(socketPath, { force: true });
+    });
+
+    // containerd 1.6 gives `start` /dev/null as stdin when there are no options: the fast path's condition.
+    const start = (cwd = dir) =>
+      spawnSync(bin, ['-namespace', namespace, '-address', address, '-id', 'c1', 'start'], {
+        cwd,
+        env: { PATH: process.env['PATH'], RUNWASI_NODE: fakeNode },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+    const gate = isRoot ? it : it.skip;
+    const why = isRoot ? '' : ' (skipped: needs root to use /run/containerd and to mount)';
+
+    gate(`answers start itself with the address and writes <bundle>/address${why}`, () => {
+      const result = start();
+      expect(result.stdout.toString()).toBe(`unix://${socketPath}`);
+      expect(result.stderr.toString()).toBe('');
+      expect(readFileSync(join(dir, 'address'), 'utf8')).toBe(`unix://${socketPath}`);
+      expect(nodeCall()).toBeUndefined();
+    });
+
+    gate(`hands start to node, printing nothing itself, when <bundle>/address cannot be written${why}`, () => {
+      const bundle = join(dir, 'ro-bundle');
+      mkdirSync(bundle);
+      expect(spawnSync('mount', ['-t', 'tmpfs', '-o', 'ro,size=64k', 'tmpfs', bundle]).status).toBe(0);
+      try {
+        const result = start(bundle);
+        // containerd reads stdout and stderr together as the address: no write error may reach either.
+        expect(result.stdout.toString()).toBe('from-node\n');
+        expect(result.stderr.toString()).toBe('');
+        expect(nodeCall()).toBe(`node /main.js -namespace ${namespace} -address ${address} -id c1 start`);
+        expect(existsSync(join(bundle, 'address'))).toBe(false);
+      } finally {
+        spawnSync('umount', [bundle]);
+      }
+    });
   });
 });
