@@ -1,3 +1,4 @@
+/* global Buffer, process */
 // Generates large.wat (on stdout): a valid module of a little over 4 MiB whose data segment holds
 // 4 MiB of an xorshift32 stream. `_start` regenerates the stream and compares it word by word, then
 // prints `large module: data intact` (exit 0) or `large module: data corrupt` (exit 1), so a test
