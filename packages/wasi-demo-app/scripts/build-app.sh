@@ -21,30 +21,8 @@ command -v "$CLANG" >/dev/null 2>&1 ||
 scratch="$(mktemp -d)"
 trap 'rm -rf "$scratch"' EXIT
 
-# clang alone is not enough: linking a WASI command also needs wasm-ld (lld), wasi-libc and the
-# wasm32 compiler-rt builtins, so probe with a real link.
-probe_sysroot() {
-  printf 'int main(void){return 0;}\n' >"$scratch/probe.c"
-  rm -f "$scratch/probe.wasm"
-  "$CLANG" --target=wasm32-wasi --sysroot="$1" -O2 "$scratch/probe.c" -o "$scratch/probe.wasm" 2>"$scratch/probe.log" &&
-    [[ "$(head -c 4 "$scratch/probe.wasm" 2>/dev/null | od -An -tx1 | tr -d ' \n')" == "0061736d" ]]
-}
-if [[ -n "${WASI_SYSROOT:-}" ]]; then
-  candidates=("$WASI_SYSROOT")
-else
-  candidates=(/usr /opt/wasi-sdk/share/wasi-sysroot /usr/share/wasi-sysroot)
-fi
-sysroot=""
-for candidate in "${candidates[@]}"; do
-  if [[ -d "$candidate" ]] && probe_sysroot "$candidate"; then
-    sysroot="$candidate"
-    break
-  fi
-done
-if [[ -z "$sysroot" ]]; then
-  cat "$scratch/probe.log" >&2 || true
-  die "clang cannot build for wasm32-wasi (tried: ${candidates[*]}); install: apt-get install lld wasi-libc libclang-rt-14-dev-wasm32 (or set WASI_SYSROOT)"
-fi
+# Sets `sysroot` (shared with the other wasm build scripts).
+. "$pkg_dir/../../scripts/wasi-sysroot.sh"
 
 # --strip-debug drops DWARF (large, embeds build paths) but keeps function names for traps.
 "$CLANG" --target=wasm32-wasi "--sysroot=$sysroot" -O2 -Wall -Wextra -Wl,--strip-debug \
