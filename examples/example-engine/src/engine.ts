@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
 import type { Engine, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
-import { envToObject, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
+import { checkWasiImports, envToObject, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
 
 import type { GuestJob, GuestReport } from './guest.js';
 
@@ -87,7 +87,7 @@ export class ExampleEngine implements Engine {
         `${what} is ${bytes.length} bytes; the example engine runs modules of at most ${this.maxModuleBytes} bytes`,
       );
     }
-    if (!WebAssembly.validate(bytes)) throw new ShimError('INVALID_ARGUMENT', `${what} is not a valid WebAssembly module`);
+    await checkWasiImports(bytes, what); // invalid WebAssembly, or imports no WASI host provides
     return bytes;
   }
 }

@@ -13,7 +13,7 @@
 import { Worker } from 'node:worker_threads';
 
 import type { Engine, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
-import { envToObject, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
+import { checkWasiImports, envToObject, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
 
 /** Code of the guest thread. Kept as a string so nothing is read from disk after the root change. */
 const GUEST_THREAD = `
@@ -78,12 +78,12 @@ export class V8Engine implements Engine {
     this.#worker = worker;
   }
 
-  /** Checks that the module exists and is valid WebAssembly this engine can compile. */
+  /**
+   * Checks that the module exists, is valid WebAssembly and imports nothing but WASI preview1, so
+   * a bad module fails `Create` with a message naming the problem.
+   */
   async canHandle(ctx: RuntimeContext): Promise<void> {
-    const bytes = await readModule(ctx);
-    if (!WebAssembly.validate(bytes)) {
-      throw new ShimError('INVALID_ARGUMENT', `${ctx.entrypoint.arg0} is not a valid WebAssembly module`);
-    }
+    await checkWasiImports(await readModule(ctx), ctx.entrypoint.arg0 || 'the wasm layer');
   }
 
   /** Runs the guest on the worker thread and resolves its exit code. */
