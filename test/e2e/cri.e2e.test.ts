@@ -4,19 +4,20 @@
  * wasm containers in it, their status, CRI log files and stats, stop with a grace period, and
  * cleanup. The pod's pause container and its wasm containers must share one shim daemon.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
-import { PrivateContainerd } from '@runwasi/containerd-shim-wasm-test';
+import { PrivateContainerd, testModulePath } from '@runwasi/containerd-shim-wasm-test';
+import { Builder } from '@runwasi/oci-tar-builder';
 
 import type { Message } from '../cri/client';
 import { buildPauseImage, CRI_NAMESPACE, CriClient, PAUSE_IMAGE, parseCriLog } from '../cri/client';
 import { DEMO_IMAGE, DEMO_IMAGE_TAR, eventually, makeShimBinDir, SHIM_TEST_ENV, shimDaemons, shimProcessesOf } from './helpers';
 
-const HANDLER = 'v8';
+const GROW_IMAGE = 'ghcr.io/runwasi-ts/test-grow:latest';
 
 /** Parent pid of `pid`, or 0. */
 function parentOf(pid: number): number {
@@ -34,7 +35,8 @@ function descendsFrom(pid: number, ancestor: number): boolean {
   return false;
 }
 
-describe('containerd-shim-v8-v1 behind the CRI plugin', () => {
+// The pod and its containers run on each engine's handler in turn.
+describe.each(['v8', 'wasmtime'])('containerd-shim-%s-v1 behind the CRI plugin', (HANDLER) => {
   let containerd: PrivateContainerd;
   let cri: CriClient;
   let binDir: string;
@@ -59,6 +61,14 @@ describe('containerd-shim-v8-v1 behind the CRI plugin', () => {
     });
     await containerd.ctrOk(['image', 'import', '--all-platforms', pauseTar]);
     await containerd.ctrOk(['image', 'import', '--all-platforms', DEMO_IMAGE_TAR]);
+    // A wasm image whose module allocates until told to stop: for the memory limit.
+    const growTar = join(pauseDir, 'grow.tar');
+    await new Builder()
+      .setName(GROW_IMAGE)
+      .setImageConfig({ config: { Entrypoint: ['/grow.wasm'] } })
+      .addTarLayer([{ path: '/grow.wasm', source: testModulePath('grow'), mode: 0o755 }])
+      .build(createWriteStream(growTar));
+    await containerd.ctrOk(['image', 'import', '--all-platforms', growTar]);
     cri = new CriClient(containerd.address);
     podConfig = {
       metadata: { name: 'wasm-pod', uid: 'e2e-cri-pod-uid', namespace: 'default', attempt: 0 },
@@ -121,7 +131,7 @@ describe('containerd-shim-v8-v1 behind the CRI plugin', () => {
     }
   });
 
-  it('runs a host-network pod sandbox on the v8 handler with the native pause binary', async () => {
+  it('runs a host-network pod sandbox on the engine's handler with the native pause binary', async () => {
     podId = (await cri.runtime('RunPodSandbox', { config: podConfig, runtimeHandler: HANDLER })).podSandboxId as string;
     expect(podId).toMatch(/^[0-9a-f]{64}$/);
     const { status: pod } = await cri.runtime('PodSandboxStatus', { podSandboxId: podId });
@@ -187,6 +197,27 @@ describe('containerd-shim-v8-v1 behind the CRI plugin', () => {
     for (const name of ['echo', 'daemon']) await cri.runtime('RemoveContainer', { containerId: containerIds[name] });
     const { containers } = await cri.runtime('ListContainers', { filter: { podSandboxId: podId } });
     expect(containers).toHaveLength(0);
+  });
+
+  it('reports a container killed at its memory limit as OOMKilled', async () => {
+    const { containerId } = await cri.runtime('CreateContainer', {
+      podSandboxId: podId,
+      config: {
+        metadata: { name: 'oom', attempt: 0 },
+        image: { image: GROW_IMAGE },
+        command: ['/grow.wasm'],
+        args: ['1024'],
+        logPath: 'oom/0.log',
+        linux: { resources: { memoryLimitInBytes: 64 * 1024 * 1024 } },
+      },
+      sandboxConfig: podConfig,
+    });
+    await cri.runtime('StartContainer', { containerId });
+    expect(await eventually(async () => (await status(containerId as string)).state === 'CONTAINER_EXITED', 30_000)).toBe(true);
+    const st = await status(containerId as string);
+    expect(st.reason).toBe('OOMKilled');
+    expect(st.exitCode).not.toBe(0);
+    await cri.runtime('RemoveContainer', { containerId });
   });
 
   it('stops and removes the pod sandbox, and its shim daemon leaves', async () => {
