@@ -131,7 +131,7 @@ describe.each(['v8', 'wasmtime'])('containerd-shim-%s-v1 behind the CRI plugin',
     }
   });
 
-  it('runs a host-network pod sandbox on the engine's handler with the native pause binary', async () => {
+  it('runs a host-network pod sandbox on the engine handler with the native pause binary', async () => {
     podId = (await cri.runtime('RunPodSandbox', { config: podConfig, runtimeHandler: HANDLER })).podSandboxId as string;
     expect(podId).toMatch(/^[0-9a-f]{64}$/);
     const { status: pod } = await cri.runtime('PodSandboxStatus', { podSandboxId: podId });
