@@ -7,7 +7,7 @@
  * nor a Node start-up. While idle it first stops advertising itself (the pid file the fast `start`
  * path checks), then leaves once no new connection arrived during a grace period.
  */
-import { constants, mkdirSync, openSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 
 import type { WasmLayer } from '../container/context.js';
@@ -27,7 +27,7 @@ import { describeError } from './error.js';
 import type { EventPublisher } from './events.js';
 import { MemoryPublisher, RemotePublisher } from './events.js';
 import type { ShimFlags } from './manager.js';
-import { closeQuietly } from './manager.js';
+import { closeQuietly, openShimLog } from './manager.js';
 import { rootfsPath } from './oci.js';
 import { Tracer } from './otel.js';
 import type { ContainerLog } from './shim.js';
@@ -65,15 +65,6 @@ export function daemonSettings(flags: ShimFlags): DaemonSettings {
   };
 }
 
-/** Opens a bundle's `log` fifo for non-blocking writes (containerd holds the read side). */
-function openLogFifo(bundle: string): number {
-  try {
-    return openSync(join(bundle, 'log'), constants.O_WRONLY | constants.O_NONBLOCK);
-  } catch {
-    return -1;
-  }
-}
-
 /**
  * Daemon-wide log lines go to the log fifo of a live container (containerd copies each bundle's
  * fifo into its own log, and stops reading a fifo once its bundle is deleted).
@@ -105,7 +96,7 @@ class DaemonLog {
 export async function runDaemon(engine: Engine, flags: ShimFlags, executor: ExecutorCommand): Promise<void> {
   const settings = daemonSettings(flags);
   const fields = { runtime: `io.containerd.${engine.name}.v1`, namespace: flags.namespace };
-  const daemonLog = new DaemonLog(openLogFifo(process.cwd()));
+  const daemonLog = new DaemonLog(openShimLog(process.cwd()));
   const logger: Logger = {
     log: (level, msg, extra) => createLogger({ fd: daemonLog.current(), level: settings.logLevel, fields }).log(level, msg, extra),
     child: (more) => createLogger({ fd: daemonLog.current(), level: settings.logLevel, fields: { ...fields, ...more } }),
@@ -171,7 +162,7 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
   };
 
   const containerLogs = (id: string, bundle: string): ContainerLog => {
-    const fd = openLogFifo(bundle);
+    const fd = openShimLog(bundle);
     daemonLog.add(id, fd);
     return {
       logger: createLogger({ fd, level: settings.logLevel, fields: { ...fields, id } }),
