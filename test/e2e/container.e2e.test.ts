@@ -174,6 +174,12 @@ describe('container semantics under containerd', () => {
     expect(result.code).toBe(5);
   });
 
+  it('says why runc could not start a native container', async () => {
+    const result = await ctr(['run', '--rm', '--runtime', RUNTIME, '--mount', 'type=bind,src=/nonexistent-src,dst=/x,options=rbind:ro', '--rootfs', nativeRootfs, 'sem-native-bad', '/bin/busybox', 'true']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/ctr: runc could not start container sem-native-bad: .*nonexistent-src/);
+  });
+
   it('resolves an absolute symlink of the image inside the container rootfs, never on the host', async () => {
     const result = await ctr(['run', '--rm', '--runtime', RUNTIME, SYMLINK_IMAGE, 'sem-escape', '/escape.wasm', '/etclink/hostname']);
     expect(result.code).toBe(0);

@@ -26,6 +26,9 @@ import { exitStatusOf, signalName } from '../signals.js';
 import { openOutput, StdinPump } from '../stdio.js';
 import { INIT_PID_FILE, RUNC_ROOT } from '../paths.js';
 
+/** runc's own log of a native container, in its bundle. */
+const RUNC_LOG_FILE = 'runc.log';
+
 const execFileAsync = promisify(execFile);
 
 /** Everything needed to run a native container. */
@@ -98,7 +101,23 @@ export class RuncInstance implements Instance {
 
   #runcArgs(...args: string[]): string[] {
     const systemd = this.options.spec.linux?.cgroupsPath?.includes(':') ? ['--systemd-cgroup'] : [];
-    return ['--root', this.#runcRoot, ...systemd, ...args];
+    // runc's own errors go to this file: its stderr is the container's.
+    const log = ['--log', join(this.options.bundle, RUNC_LOG_FILE), '--log-format', 'json'];
+    return ['--root', this.#runcRoot, ...log, ...systemd, ...args];
+  }
+
+  /** The last error runc logged for this container, if any. */
+  #runcError(): string | undefined {
+    try {
+      const lines = readFileSync(join(this.options.bundle, RUNC_LOG_FILE), 'utf8').trim().split('\n').reverse();
+      for (const line of lines) {
+        const entry = JSON.parse(line) as { level?: string; msg?: string };
+        if ((entry.level === 'error' || entry.level === 'fatal') && entry.msg) return entry.msg;
+      }
+    } catch {
+      // no log, or not JSON
+    }
+    return undefined;
   }
 
   async start(): Promise<number> {
@@ -145,7 +164,10 @@ export class RuncInstance implements Instance {
         this.#pid = pid;
         return pid;
       }
-      if (exited) throw internal(`runc could not start container ${this.id} (exit status ${this.#exit?.status})`);
+      if (exited) {
+        const reason = this.#runcError();
+        throw internal(`runc could not start container ${this.id}: ${reason ?? `exit status ${this.#exit?.status}`}`);
+      }
       await new Promise((r) => setTimeout(r, 5));
     }
     throw new ShimError('DEADLINE_EXCEEDED', `runc did not start container ${this.id} in time`);
