@@ -16,7 +16,9 @@ async function main() {
   mkdirSync(join(state, 'bin'), { recursive: true });
   const bin = `containerd-shim-${engine}-v1`;
   symlinkSync(join(repo, 'packages', `containerd-shim-${engine}`, 'bin', bin), join(state, 'bin', bin));
-  const containerd = await PrivateContainerd.start({ dir: join(state, 'containerd'), shimBinDirs: [join(state, 'bin')], namespace: 'demo' });
+  // The shim daemon leaves half a second after its last container instead of lingering a minute.
+  const env = { RUNWASI_DAEMON_IDLE_TIMEOUT_MS: '500', RUNWASI_DAEMON_DRAIN_GRACE_MS: '200' };
+  const containerd = await PrivateContainerd.start({ dir: join(state, 'containerd'), shimBinDirs: [join(state, 'bin')], namespace: 'demo', env });
   try {
     await containerd.ctrOk(['image', 'import', '--all-platforms', join(repo, 'packages', 'wasi-demo-app', 'dist', 'img.tar')]);
     const cmd = ['run', '--rm', '--runtime', runtime, image, 'wasi-demo', '/wasi-demo-app.wasm', ...args];
@@ -28,6 +30,7 @@ async function main() {
   } finally {
     await containerd.stop();
     rmSync(state, { recursive: true, force: true });
+    await new Promise((r) => setTimeout(r, 1000)); // the daemon's idle time and drain
   }
 }
 
