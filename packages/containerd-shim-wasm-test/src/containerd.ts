@@ -6,11 +6,10 @@
 import type { ChildProcess } from 'node:child_process';
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import { ContainerdGrpc, CreateContainerRequest, CreateContainerResponse } from '@runwasi/containerd-shim-wasm/sandbox';
+import { canConnect, ContainerdGrpc, CreateContainerRequest, CreateContainerResponse } from '@runwasi/containerd-shim-wasm/sandbox';
 
 /** Options of {@link PrivateContainerd.start}. */
 export interface ContainerdOptions {
@@ -275,17 +274,6 @@ export class PrivateContainerd {
     for (const mount of mountsUnder(this.dir)) spawnSync('umount', ['-l', mount]);
     if (this.#ownsDir) rmSync(this.dir, { recursive: true, force: true });
   }
-}
-
-function canConnect(path: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect(path);
-    socket.once('connect', () => {
-      socket.destroy();
-      resolve(true);
-    });
-    socket.once('error', () => resolve(false));
-  });
 }
 
 /** Runs a program to completion, capturing its output. */

@@ -10,7 +10,7 @@ export type { EventPublisher, TaskEvent, TaskEventName } from './events.js';
 export { EVENT_TOPICS, MemoryPublisher, RemotePublisher, taskEvent } from './events.js';
 export type { OciNamespace, OciProcess, OciSpec } from './oci.js';
 export { GROUP_ANNOTATION, loadSpec, rootfsPath, SANDBOX_ID_ANNOTATION, validateSpec } from './oci.js';
-export { DEFAULT_SOCKET_DIR, socketPath } from './manager.js';
+export { canConnect, DEFAULT_SOCKET_DIR, socketPath } from './manager.js';
 export type { ContainerLog, CreateInstanceRequest, InstanceFactory, TaskServiceOptions } from './shim.js';
 export { TaskService } from './shim.js';
 export { registerTaskService, TASK_SERVICE_NAMES } from './task_ttrpc.js';

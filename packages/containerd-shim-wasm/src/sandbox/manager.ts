@@ -142,7 +142,8 @@ function listen(path: string): Promise<Server> {
   });
 }
 
-function canConnect(path: string): Promise<boolean> {
+/** True when something accepts connections on the unix socket at `path`. */
+export function canConnect(path: string): Promise<boolean> {
   return new Promise((resolve) => {
     const socket = createConnection(path);
     socket.once('connect', () => {

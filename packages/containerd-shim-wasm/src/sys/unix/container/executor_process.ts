@@ -10,6 +10,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 
 import type { Logger } from '../../../logging.js';
+import type { ShimErrorCode } from '../../../sandbox/error.js';
 import { internal, ShimError } from '../../../sandbox/error.js';
 import type { OciNamespace } from '../../../sandbox/oci.js';
 import { namespaceCommand, namespaceCommandForks } from '../namespaces.js';
@@ -26,6 +27,54 @@ export interface ExecutorCommand {
 /** Receives what a container process writes to its own stderr (Node diagnostics, not the guest's). */
 export type StderrSink = (line: string) => void;
 
+/** How {@link expectMessage} reports what it waited for. */
+export interface ExpectOptions {
+  /** Gives up after this long. */
+  readonly timeoutMs: number;
+  /** What the process was doing, for messages: 'start', 'setup'. */
+  readonly phase: string;
+  /** Class of a `failed` report whose code is UNKNOWN. */
+  readonly failedCode: ShimErrorCode;
+}
+
+/**
+ * Waits for the container process's `type` message and resolves `pick(message)`; rejects on its
+ * `failed` report, its exit, or the timeout.
+ */
+export function expectMessage<T extends FromExecutor['type'], R>(
+  child: ChildProcess,
+  type: T,
+  pick: (message: Extract<FromExecutor, { type: T }>) => R,
+  options: ExpectOptions,
+): Promise<R> {
+  return new Promise<R>((resolve, reject) => {
+    const timer = setTimeout(() => {
+      cleanup();
+      reject(new ShimError('DEADLINE_EXCEEDED', `the container process did not finish its ${options.phase} in ${options.timeoutMs} ms`));
+    }, options.timeoutMs);
+    const onMessage = (message: FromExecutor): void => {
+      if (message.type === type) {
+        cleanup();
+        resolve(pick(message as Extract<FromExecutor, { type: T }>));
+      } else if (message.type === 'failed') {
+        cleanup();
+        reject(new ShimError(message.code === 'UNKNOWN' ? options.failedCode : message.code, message.message));
+      }
+    };
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
+      cleanup();
+      reject(internal(`the container process exited during its ${options.phase} (${signal ?? `code ${code}`})`));
+    };
+    const cleanup = (): void => {
+      clearTimeout(timer);
+      child.off('message', onMessage);
+      child.off('exit', onExit);
+    };
+    child.on('message', onMessage);
+    child.once('exit', onExit);
+  });
+}
+
 /** A started container process, not yet (or just) given its container. */
 export class ExecutorProcess {
   /** Resolves the host pid once the engine is loaded; rejects if the process fails first. */
@@ -41,31 +90,10 @@ export class ExecutorProcess {
     readonly signature: string,
     timeoutMs: number,
   ) {
-    this.ready = new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new ShimError('DEADLINE_EXCEEDED', `the container process did not start in ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onMessage = (message: FromExecutor): void => {
-        if (message.type === 'ready') {
-          cleanup();
-          resolve(message.pid);
-        } else if (message.type === 'failed') {
-          cleanup();
-          reject(new ShimError(message.code === 'UNKNOWN' ? 'INTERNAL' : message.code, message.message));
-        }
-      };
-      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-        cleanup();
-        reject(internal(`the container process exited while starting (${signal ?? `code ${code}`})`));
-      };
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-      };
-      child.on('message', onMessage);
-      child.once('exit', onExit);
+    this.ready = expectMessage(child, 'ready', (m) => m.pid, {
+      timeoutMs,
+      phase: 'start',
+      failedCode: 'INTERNAL',
     });
     this.ready.catch(() => undefined); // a process nobody takes may fail unobserved
     let pending = '';

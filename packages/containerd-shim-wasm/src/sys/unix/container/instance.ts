@@ -13,7 +13,7 @@ import { join } from 'node:path';
 
 import type { WasmLayer } from '../../../container/context.js';
 import type { LogLevel, Logger } from '../../../logging.js';
-import { describeError, failedPrecondition, internal, notFound, ShimError } from '../../../sandbox/error.js';
+import { describeError, failedPrecondition, notFound } from '../../../sandbox/error.js';
 import type { ExitStatus, Instance, InstanceStats, InstanceStatus } from '../../../sandbox/instance.js';
 import type { OciSpec } from '../../../sandbox/oci.js';
 import { rootfsPath } from '../../../sandbox/oci.js';
@@ -21,11 +21,12 @@ import type { LinuxResources } from '../cgroups.js';
 import { Cgroup } from '../cgroups.js';
 import type { MountSpec } from '../mount.js';
 import { mountAll, unmountAll } from '../mount.js';
-import { exitStatusOf, signalName } from '../signals.js';
+import { exitStatusOf, signalContainer } from '../signals.js';
 import { INIT_PID_FILE } from '../paths.js';
 import { StdinPump } from '../stdio.js';
 import type { FromExecutor, ToExecutor } from './executor.js';
 import type { ExecutorProcess } from './executor_process.js';
+import { expectMessage } from './executor_process.js';
 
 /** Everything needed to create a container on Linux. */
 export interface LinuxInstanceOptions {
@@ -152,7 +153,11 @@ export class LinuxInstance implements Instance {
         logLevel: options.logLevel,
         layers: options.layers ?? [],
       });
-      await instance.#expect('prepared', () => undefined);
+      await expectMessage(child, 'prepared', () => undefined, {
+        timeoutMs: options.prepareTimeoutMs ?? 60_000,
+        phase: 'setup',
+        failedCode: 'INVALID_ARGUMENT',
+      });
       options.logger.log('debug', 'container process prepared', {
         waitedForProcessMs: readyAt - began,
         prepareMs: Date.now() - readyAt,
@@ -186,38 +191,6 @@ export class LinuxInstance implements Instance {
     if (this.child.connected) this.child.send(message);
   }
 
-  /** Waits for the executor's `type` message; fails on a `failed` message, an exit or the timeout. */
-  #expect<T extends FromExecutor['type'], R>(type: T, pick: (m: Extract<FromExecutor, { type: T }>) => R): Promise<R> {
-    const { options, child } = this;
-    const timeoutMs = options.prepareTimeoutMs ?? 60_000;
-    return new Promise<R>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        cleanup();
-        reject(new ShimError('DEADLINE_EXCEEDED', `container ${options.id} did not become ready in ${timeoutMs} ms`));
-      }, timeoutMs);
-      const onMessage = (message: FromExecutor): void => {
-        if (message.type === type) {
-          cleanup();
-          resolve(pick(message as Extract<FromExecutor, { type: T }>));
-        } else if (message.type === 'failed') {
-          cleanup();
-          reject(new ShimError(message.code === 'UNKNOWN' ? 'INVALID_ARGUMENT' : message.code, message.message));
-        }
-      };
-      const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-        cleanup();
-        reject(internal(`container process exited during setup (${signal ?? `code ${code}`})`));
-      };
-      const cleanup = (): void => {
-        clearTimeout(timer);
-        child.off('message', onMessage);
-        child.off('exit', onExit);
-      };
-      child.on('message', onMessage);
-      child.once('exit', onExit);
-    });
-  }
-
   #closeStdin(): void {
     this.#stdin?.close();
   }
@@ -231,21 +204,9 @@ export class LinuxInstance implements Instance {
 
   kill(signal: number, all = false): void {
     if (this.#exit) throw notFound(`process already finished (container ${this.id})`);
-    const name = signalName(signal);
-    if (!name) throw new ShimError('INVALID_ARGUMENT', `unknown signal ${signal}`);
-    const targets = all && this.#cgroup ? this.#cgroup.pids() : [this.pid];
-    for (const pid of targets.length > 0 ? targets : [this.pid]) {
-      try {
-        process.kill(pid, name);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ESRCH') {
-          if (pid === this.pid) throw notFound(`process already finished (container ${this.id})`);
-        } else {
-          throw internal(`cannot signal container ${this.id}`, err);
-        }
-      }
-    }
+    signalContainer(this.id, this.pid, signal, all, () => this.#cgroup?.pids() ?? []);
   }
+
 
   wait(): Promise<ExitStatus> {
     return this.#exited;

@@ -22,7 +22,7 @@ import { Cgroup } from '../cgroups.js';
 import type { MountSpec } from '../mount.js';
 import { mountAll, unmountAll } from '../mount.js';
 import { findProgram } from '../namespaces.js';
-import { exitStatusOf, signalName } from '../signals.js';
+import { exitStatusOf, signalContainer } from '../signals.js';
 import { openOutput, StdinPump } from '../stdio.js';
 import { INIT_PID_FILE, RUNC_ROOT } from '../paths.js';
 
@@ -175,18 +175,9 @@ export class RuncInstance implements Instance {
 
   kill(signal: number, all = false): void {
     if (this.#exit || this.#pid === 0) throw notFound(`process already finished (container ${this.id})`);
-    const name = signalName(signal);
-    if (!name) throw new ShimError('INVALID_ARGUMENT', `unknown signal ${signal}`);
-    const targets = all && this.#cgroup ? this.#cgroup.pids() : [this.#pid];
-    for (const pid of targets.length > 0 ? targets : [this.#pid]) {
-      try {
-        process.kill(pid, name);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw internal(`cannot signal container ${this.id}`, err);
-        if (pid === this.#pid) throw notFound(`process already finished (container ${this.id})`);
-      }
-    }
+    signalContainer(this.id, this.#pid, signal, all, () => this.#cgroup?.pids() ?? []);
   }
+
 
   #exited_(status: number): void {
     if (this.#exit) return;
