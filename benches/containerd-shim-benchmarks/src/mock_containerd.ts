@@ -79,8 +79,30 @@ export interface TaskOutcome {
   readonly exitStatus?: number;
   /** Wall time from `start` to the end of `delete`, in ms. */
   readonly ms: number;
+  /** Where that time went, in ms: see {@link PHASES}. */
+  readonly phases: Partial<Record<Phase, number>>;
   /** What went wrong, if anything (a failed step, a non-zero exit, missing output). */
   readonly error?: string;
+}
+
+/**
+ * The steps of a task, in order: the binary's `start`; connecting and Create; Start and Wait
+ * (the container runs); Delete, Shutdown and closing the connection; the binary's `delete`.
+ */
+export const PHASES = ['start', 'create', 'run', 'delete', 'cleanup'] as const;
+/** One of {@link PHASES}. */
+export type Phase = (typeof PHASES)[number];
+
+/** Splits a task's wall time into phases. */
+class PhaseClock {
+  readonly ms: Partial<Record<Phase, number>> = {};
+  #last = process.hrtime.bigint();
+
+  lap(phase: Phase): void {
+    const now = process.hrtime.bigint();
+    this.ms[phase] = Number(now - this.#last) / 1e6;
+    this.#last = now;
+  }
 }
 
 /** Task events received for one container, in arrival order. */
@@ -339,7 +361,7 @@ export class MockContainerd {
   }
 
   /** `start`, then Create: the task exists and is not started. Returns the open connection. */
-  async #create(runtime: MockRuntime, id: string, bundle: string): Promise<TtrpcClient> {
+  async #create(runtime: MockRuntime, id: string, bundle: string, clock?: PhaseClock): Promise<TtrpcClient> {
     const started = await run(runtime.binary, [...this.#shimArgs(id), 'start'], {
       cwd: bundle,
       env: this.#env,
@@ -350,6 +372,7 @@ export class MockContainerd {
     if (!address.startsWith('unix://'))
       throw new Error(`start printed ${JSON.stringify(address)}, not a unix:// address`);
     this.#shimSockets.add(address.slice('unix://'.length));
+    clock?.lap('start');
     const client = await TtrpcClient.connect(address);
     try {
       await client.callMethod(
@@ -372,6 +395,7 @@ export class MockContainerd {
       await client.close();
       throw err;
     }
+    clock?.lap('create');
     return client;
   }
 
@@ -385,6 +409,7 @@ export class MockContainerd {
     bundle: string,
     client: TtrpcClient | undefined,
     created: boolean,
+    clock?: PhaseClock,
   ): Promise<string | undefined> {
     let error: string | undefined;
     const opts = { timeoutMs: this.#timeoutMs };
@@ -403,6 +428,7 @@ export class MockContainerd {
           if (!client.isConnectionClosed) error ??= `Shutdown: ${err.message}`;
         });
       await client.close();
+      clock?.lap('delete');
     }
     const deleted = await run(runtime.binary, [...this.#shimArgs(id), '-bundle', bundle, 'delete'], {
       cwd: bundle,
@@ -410,6 +436,7 @@ export class MockContainerd {
       timeoutMs: this.#timeoutMs,
     });
     if (deleted.code !== 0) error ??= `delete exited ${deleted.code}: ${deleted.output.trim()}`;
+    clock?.lap('cleanup');
     return error;
   }
 
@@ -419,6 +446,7 @@ export class MockContainerd {
    */
   async runTask(runtime: MockRuntime, id: string): Promise<TaskOutcome> {
     const began = process.hrtime.bigint();
+    const clock = new PhaseClock();
     const bundle = this.#writeBundle(runtime, id);
     const log = new LogReader(join(bundle, 'log'), `[${runtime.name} ${id}]`, this.options.verbose ?? false);
     let client: TtrpcClient | undefined;
@@ -426,7 +454,7 @@ export class MockContainerd {
     let exitStatus: number | undefined;
     let error: string | undefined;
     try {
-      client = await this.#create(runtime, id, bundle);
+      client = await this.#create(runtime, id, bundle, clock);
       created = true;
       const opts = { timeoutMs: this.#timeoutMs };
       await client.callMethod(TASK_SERVICE, 'Start', StartRequest, StartResponse, { id, execId: '' }, opts);
@@ -439,10 +467,11 @@ export class MockContainerd {
         opts,
       );
       exitStatus = waited.exitStatus;
+      clock.lap('run');
     } catch (err) {
       error = (err as Error).message;
     }
-    const teardownError = await this.#teardown(runtime, id, bundle, client, created);
+    const teardownError = await this.#teardown(runtime, id, bundle, client, created, clock);
     error ??= teardownError;
     if (!error && exitStatus !== 0) error = `exited ${exitStatus}`;
     if (!error) {
@@ -451,7 +480,13 @@ export class MockContainerd {
     }
     log.close();
     rmSync(bundle, { recursive: true, force: true });
-    return { id, exitStatus, ms: Number(process.hrtime.bigint() - began) / 1e6, ...(error ? { error } : {}) };
+    return {
+      id,
+      exitStatus,
+      ms: Number(process.hrtime.bigint() - began) / 1e6,
+      phases: clock.ms,
+      ...(error ? { error } : {}),
+    };
   }
 
   /** Creates (without starting) a task that keeps `runtime`'s shared daemon up until `close()`. */

@@ -23,8 +23,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import type { EventSummary, MockRuntime, TaskOutcome } from './mock_containerd.js';
-import { MockContainerd } from './mock_containerd.js';
+import type { EventSummary, MockRuntime, Phase, TaskOutcome } from './mock_containerd.js';
+import { MockContainerd, PHASES } from './mock_containerd.js';
 import { ENGINES, makeRootfsDirs, median, REPO, setUp } from './setup.js';
 
 /** Every runtime either mode can run, runc first (it is the baseline). */
@@ -58,6 +58,7 @@ async function runBatch(
 interface Tally {
   readonly tps: number[];
   readonly taskMs: number[];
+  readonly phaseMs: Record<Phase, number[]>;
   failures: number;
   readonly errors: string[];
   readonly events: Record<string, number>;
@@ -68,6 +69,7 @@ function tally(batch: Batch, into: Tally): void {
   into.tps.push(batch.outcomes.length / batch.seconds);
   for (const o of batch.outcomes) {
     into.taskMs.push(o.ms);
+    for (const phase of PHASES) if (o.phases[phase] !== undefined) into.phaseMs[phase].push(o.phases[phase]);
     if (o.error) {
       into.failures++;
       if (into.errors.length < 5) into.errors.push(`${o.id}: ${o.error}`);
@@ -110,6 +112,7 @@ async function containerdMode(
           return {
             id,
             ms,
+            phases: {},
             ...(result.code !== 0 ? { error: result.stderr.trim() || `ctr exited ${result.code}` } : {}),
           };
         });
@@ -125,7 +128,8 @@ async function containerdMode(
 }
 
 function newTally(): Tally {
-  return { tps: [], taskMs: [], failures: 0, errors: [], events: {}, eventErrors: [] };
+  const phaseMs = Object.fromEntries(PHASES.map((p) => [p, []])) as unknown as Record<Phase, number[]>;
+  return { tps: [], taskMs: [], phaseMs, failures: 0, errors: [], events: {}, eventErrors: [] };
 }
 
 /** The runtimes of mock mode: containerd's runc shim, and each engine's shim binary. */
@@ -190,7 +194,9 @@ async function mockMode(
       if (failed) throw new Error(`${runtime.name} cannot run a task: ${failed.error}`);
     }
     for (let round = 0; round < rounds; round++) {
-      for (const runtime of runtimes) {
+      // Each round starts with the next runtime, so none always runs right after the same one.
+      const order = runtimes.map((_, k) => runtimes[(k + round) % runtimes.length]!);
+      for (const runtime of order) {
         const batch = await runBatch(tasks, parallel, (i) =>
           m.runTask(runtime, `${runtime.name}-${round}-${i}`),
         );
@@ -265,9 +271,16 @@ async function main(): Promise<void> {
     failures: t.failures,
     tasks_per_second: Number(median(t.tps).toFixed(1)),
     ratio_to_runc: Number.isNaN(runcTps) ? null : Number((median(t.tps) / runcTps).toFixed(2)),
+    tasks_per_second_rounds: t.tps.map((v) => Number(v.toFixed(1))),
     task_ms_median: Math.round(median(t.taskMs)),
     ...(t.errors.length > 0 ? { errors: t.errors } : {}),
-    ...(mockRun ? { events: t.events, event_errors: t.eventErrors } : {}),
+    ...(mockRun
+      ? {
+          phase_ms_median: Object.fromEntries(PHASES.map((p) => [p, Math.round(median(t.phaseMs[p]))])),
+          events: t.events,
+          event_errors: t.eventErrors,
+        }
+      : {}),
   }));
   console.log(`${mode} mode`);
   console.log(
@@ -278,6 +291,12 @@ async function main(): Promise<void> {
     console.log(
       `| ${r.runtime} | ${tasks} × ${rounds} | ${parallel} | ${r.failures} | ${r.tasks_per_second} | ${r.ratio_to_runc ?? '–'} | ${r.task_ms_median} |`,
     );
+  }
+  if (mockRun) {
+    console.log(`\n| runtime | ${PHASES.join(' ms | ')} ms (medians) |`);
+    console.log(`|---|${PHASES.map(() => '---|').join('')}`);
+    for (const r of results)
+      console.log(`| ${r.runtime} | ${PHASES.map((p) => r.phase_ms_median?.[p]).join(' | ')} |`);
   }
   for (const r of results)
     for (const e of [...(r.errors ?? []), ...(r.event_errors ?? [])]) console.error(`${r.runtime}: ${e}`);
