@@ -168,7 +168,9 @@ class LogReader {
   readonly #socket: Socket;
 
   constructor(path: string, prefix: string, verbose: boolean) {
-    spawnSync('mkfifo', ['-m', '0700', path]);
+    const made = spawnSync('mkfifo', ['-m', '0700', path], { encoding: 'utf8' });
+    if (made.status !== 0)
+      throw new Error(`cannot make the log fifo ${path}: ${made.stderr || made.error?.message}`);
     // Read-write, so the reader sees no end of file between one writer and the next.
     const fd = openSync(path, constants.O_RDWR | constants.O_NONBLOCK);
     this.#socket = new Socket({ fd, readable: true, writable: false });
@@ -215,6 +217,14 @@ function isAlive(p: ProcessId): boolean {
   }
 }
 
+/** Mount points at or below `dir` in this mount namespace. */
+export function mountsUnder(dir: string): string[] {
+  return readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .map((line) => line.split(' ')[4] ?? '')
+    .filter((mountPoint) => mountPoint === dir || mountPoint.startsWith(`${dir}/`));
+}
+
 function removeEmptyDir(dir: string, problems: string[]): void {
   try {
     rmdirSync(dir);
@@ -233,10 +243,14 @@ function listDir(dir: string): string[] {
 
 /**
  * containerd's part, for one namespace: the Events endpoint, the bundles, and the shim calls.
- * `close()` waits for the shims to leave and removes everything the run created.
+ * At the end: {@link releaseShims} lets the shims leave, {@link leaks} reports what they left,
+ * {@link close} removes the temp dir.
  */
 export class MockContainerd {
-  /** The containerd gRPC address passed as `-address` (nothing listens there). */
+  /**
+   * The containerd gRPC address passed as `-address`. Nothing listens there: a shim that asks
+   * containerd for the container's image fails at once and looks for the module in the rootfs.
+   */
   readonly address: string;
   /** The ttrpc address the shims forward events to (`TTRPC_ADDRESS`, as containerd derives it). */
   readonly ttrpcAddress: string;
@@ -250,6 +264,8 @@ export class MockContainerd {
   readonly #env: NodeJS.ProcessEnv;
   readonly #timeoutMs: number;
   readonly #publishBinary: string;
+  /** The root filesystems the tasks ran in; nothing may stay mounted there. */
+  readonly #rootfsDirs = new Set<string>();
   /** The shim processes seen before they were released; none may outlive the run. */
   #released: ProcessId[] = [];
 
@@ -341,6 +357,7 @@ export class MockContainerd {
   }
 
   #writeBundle(runtime: MockRuntime, id: string): string {
+    this.#rootfsDirs.add(runtime.rootfs);
     const bundle = this.#bundle(id);
     mkdirSync(bundle);
     writeFileSync(join(bundle, 'config.json'), JSON.stringify(ociSpec(runtime, this.namespace, id)));
@@ -360,8 +377,13 @@ export class MockContainerd {
     ];
   }
 
-  /** `start`, then Create: the task exists and is not started. Returns the open connection. */
-  async #create(runtime: MockRuntime, id: string, bundle: string, clock?: PhaseClock): Promise<TtrpcClient> {
+  /** The binary's `start`, then a connection to the address it printed. */
+  async #startShim(
+    runtime: MockRuntime,
+    id: string,
+    bundle: string,
+    clock?: PhaseClock,
+  ): Promise<TtrpcClient> {
     const started = await run(runtime.binary, [...this.#shimArgs(id), 'start'], {
       cwd: bundle,
       env: this.#env,
@@ -373,35 +395,34 @@ export class MockContainerd {
       throw new Error(`start printed ${JSON.stringify(address)}, not a unix:// address`);
     this.#shimSockets.add(address.slice('unix://'.length));
     clock?.lap('start');
-    const client = await TtrpcClient.connect(address);
-    try {
-      await client.callMethod(
-        TASK_SERVICE,
-        'Create',
-        CreateTaskRequest,
-        CreateTaskResponse,
-        CreateTaskRequest.fromPartial({
-          id,
-          bundle,
-          rootfs: [],
-          terminal: false,
-          stdin: '',
-          stdout: `file://${join(bundle, 'stdout')}`,
-          stderr: `file://${join(bundle, 'stderr')}`,
-        }),
-        { timeoutMs: this.#timeoutMs },
-      );
-    } catch (err) {
-      await client.close();
-      throw err;
-    }
+    return TtrpcClient.connect(address);
+  }
+
+  /** Create: the task exists and is not started. */
+  async #createTask(client: TtrpcClient, id: string, bundle: string, clock?: PhaseClock): Promise<void> {
+    await client.callMethod(
+      TASK_SERVICE,
+      'Create',
+      CreateTaskRequest,
+      CreateTaskResponse,
+      CreateTaskRequest.fromPartial({
+        id,
+        bundle,
+        rootfs: [],
+        terminal: false,
+        stdin: '',
+        stdout: `file://${join(bundle, 'stdout')}`,
+        stderr: `file://${join(bundle, 'stderr')}`,
+      }),
+      { timeoutMs: this.#timeoutMs },
+    );
     clock?.lap('create');
-    return client;
   }
 
   /**
-   * Delete (when the task exists), Shutdown, closing the connection, the binary's `delete` and
-   * the bundle's removal: containerd's order after a task exited. Returns the first error.
+   * Delete, Shutdown, closing the connection and the binary's `delete`: containerd's order after
+   * a task exited, and after a failed Create too (then a failing Delete is expected). Returns the
+   * first error.
    */
   async #teardown(
     runtime: MockRuntime,
@@ -414,13 +435,11 @@ export class MockContainerd {
     let error: string | undefined;
     const opts = { timeoutMs: this.#timeoutMs };
     if (client) {
-      if (created) {
-        await client
-          .callMethod(TASK_SERVICE, 'Delete', DeleteRequest, DeleteResponse, { id, execId: '' }, opts)
-          .catch((err: Error) => {
-            error ??= `Delete: ${err.message}`;
-          });
-      }
+      await client
+        .callMethod(TASK_SERVICE, 'Delete', DeleteRequest, DeleteResponse, { id, execId: '' }, opts)
+        .catch((err: Error) => {
+          if (created) error ??= `Delete: ${err.message}`;
+        });
       await client
         .callMethod(TASK_SERVICE, 'Shutdown', ShutdownRequest, Empty, { id, now: false }, opts)
         .catch((err: Error) => {
@@ -446,15 +465,16 @@ export class MockContainerd {
    */
   async runTask(runtime: MockRuntime, id: string): Promise<TaskOutcome> {
     const began = process.hrtime.bigint();
-    const clock = new PhaseClock();
     const bundle = this.#writeBundle(runtime, id);
     const log = new LogReader(join(bundle, 'log'), `[${runtime.name} ${id}]`, this.options.verbose ?? false);
+    const clock = new PhaseClock();
     let client: TtrpcClient | undefined;
     let created = false;
     let exitStatus: number | undefined;
     let error: string | undefined;
     try {
-      client = await this.#create(runtime, id, bundle, clock);
+      client = await this.#startShim(runtime, id, bundle, clock);
+      await this.#createTask(client, id, bundle, clock);
       created = true;
       const opts = { timeoutMs: this.#timeoutMs };
       await client.callMethod(TASK_SERVICE, 'Start', StartRequest, StartResponse, { id, execId: '' }, opts);
@@ -475,7 +495,12 @@ export class MockContainerd {
     error ??= teardownError;
     if (!error && exitStatus !== 0) error = `exited ${exitStatus}`;
     if (!error) {
-      const stdout = readFileSync(join(bundle, 'stdout'), 'utf8');
+      let stdout: string;
+      try {
+        stdout = readFileSync(join(bundle, 'stdout'), 'utf8');
+      } catch (err) {
+        stdout = `(${(err as Error).message})`;
+      }
       if (!stdout.includes('hello')) error = `stdout was ${JSON.stringify(stdout)}`;
     }
     log.close();
@@ -489,20 +514,18 @@ export class MockContainerd {
     };
   }
 
-  /** Creates (without starting) a task that keeps `runtime`'s shared daemon up until `close()`. */
+  /** Creates (without starting) a task that keeps `runtime`'s shared daemon up until {@link releaseShims}. */
   async holdDaemon(runtime: MockRuntime): Promise<void> {
     const id = `keepalive-${runtime.name}`;
     const bundle = this.#writeBundle(runtime, id);
     const log = new LogReader(join(bundle, 'log'), `[${runtime.name} ${id}]`, this.options.verbose ?? false);
+    let client: TtrpcClient | undefined;
     try {
-      this.#keepAlive.set(runtime.name, {
-        runtime,
-        id,
-        client: await this.#create(runtime, id, bundle),
-        log,
-      });
+      client = await this.#startShim(runtime, id, bundle);
+      await this.#createTask(client, id, bundle);
+      this.#keepAlive.set(runtime.name, { runtime, id, client, log });
     } catch (err) {
-      await this.#teardown(runtime, id, bundle, undefined, false);
+      await this.#teardown(runtime, id, bundle, client, false);
       log.close();
       rmSync(bundle, { recursive: true, force: true });
       throw err;
@@ -579,7 +602,12 @@ export class MockContainerd {
     const alive = new Map<number, ProcessId>();
     for (const p of [...this.#released, ...this.shimProcesses()]) if (isAlive(p)) alive.set(p.pid, p);
     for (const p of alive.values()) {
-      const cmdline = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      let cmdline = '';
+      try {
+        cmdline = readFileSync(`/proc/${p.pid}/cmdline`, 'utf8').replace(/\0/g, ' ').trim();
+      } catch {
+        continue; // it has just left
+      }
       found.push(`process ${p.pid}: ${cmdline}`);
     }
     for (const socket of this.#shimSockets) {
@@ -587,9 +615,8 @@ export class MockContainerd {
       const pidFile = join(RUNWASI_DAEMON_DIR, basename(socket));
       if (existsSync(pidFile)) found.push(`daemon pid file ${pidFile}`);
     }
-    for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-      const mountPoint = line.split(' ')[4];
-      if (mountPoint?.startsWith(this.dir)) found.push(`mount ${mountPoint}`);
+    for (const dir of [this.dir, ...this.#rootfsDirs]) {
+      for (const mountPoint of mountsUnder(dir)) found.push(`mount ${mountPoint}`);
     }
     const hierarchies = [CGROUP_ROOT, ...listDir(CGROUP_ROOT).map((h) => join(CGROUP_ROOT, h))];
     for (const hierarchy of hierarchies) {
@@ -613,10 +640,13 @@ export class MockContainerd {
     return [...this.#shimSockets];
   }
 
-  /** Stops serving events and removes the temp dir (call after {@link releaseShims} and {@link leaks}). */
+  /**
+   * Stops serving events and removes the temp dir (call after {@link releaseShims} and
+   * {@link leaks}); a dir with something still mounted below it is left alone.
+   */
   async close(): Promise<void> {
     await this.server.close().catch(() => undefined);
-    rmSync(this.dir, { recursive: true, force: true });
+    if (mountsUnder(this.dir).length === 0) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
