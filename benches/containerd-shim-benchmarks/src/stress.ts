@@ -33,6 +33,19 @@ const ALL_RUNTIMES = ['runc', ...ENGINES];
 /** Settings given to the shims in mock mode: shared daemons leave soon after the run. */
 const MOCK_SHIM_ENV = { RUNWASI_DAEMON_IDLE_TIMEOUT_MS: '300', RUNWASI_DAEMON_DRAIN_GRACE_MS: '200' };
 
+/**
+ * Set by SIGINT/SIGTERM: no new task starts, the ones in flight finish, and everything is cleaned
+ * up as after a complete run (a second signal exits at once). Shared daemons would otherwise keep
+ * their held task, and so stay, for good.
+ */
+let interrupted = false;
+
+function onSignal(signal: NodeJS.Signals): void {
+  if (interrupted) process.exit(130);
+  interrupted = true;
+  console.error(`stress: ${signal}: finishing the tasks in flight, then cleaning up`);
+}
+
 interface Batch {
   readonly seconds: number;
   readonly outcomes: readonly TaskOutcome[];
@@ -48,7 +61,7 @@ async function runBatch(
   const outcomes: TaskOutcome[] = [];
   const started = process.hrtime.bigint();
   const worker = async (): Promise<void> => {
-    while (next < tasks) outcomes.push(await runOne(next++));
+    while (next < tasks && !interrupted) outcomes.push(await runOne(next++));
   };
   await Promise.all(Array.from({ length: Math.min(parallel, tasks) }, worker));
   return { seconds: Number(process.hrtime.bigint() - started) / 1e9, outcomes };
@@ -93,7 +106,7 @@ async function containerdMode(
   const tallies = new Map<string, Tally>();
   try {
     const runtimes = env.runtimes.filter((r) => names.includes(r.name));
-    for (let round = 0; round < rounds; round++) {
+    for (let round = 0; round < rounds && !interrupted; round++) {
       for (const runtime of runtimes) {
         const batch = await runBatch(tasks, parallel, async (i) => {
           const id = `${runtime.name}-${round}-${i}`;
@@ -124,6 +137,7 @@ async function containerdMode(
   } finally {
     await env.close();
   }
+  if (interrupted) throw new Error('interrupted');
   return tallies;
 }
 
@@ -193,7 +207,7 @@ async function mockMode(
       const failed = batch.outcomes.find((o) => o.error);
       if (failed) throw new Error(`${runtime.name} cannot run a task: ${failed.error}`);
     }
-    for (let round = 0; round < rounds; round++) {
+    for (let round = 0; round < rounds && !interrupted; round++) {
       // Each round starts with the next runtime, so none always runs right after the same one.
       const order = runtimes.map((_, k) => runtimes[(k + round) % runtimes.length]!);
       for (const runtime of order) {
@@ -208,6 +222,7 @@ async function mockMode(
   } catch (err) {
     failure = err;
   }
+  if (interrupted) failure ??= new Error('interrupted');
   // Cleaned up and checked for leaks whether or not the run went through.
   let leaks: string[] = [];
   if (mock) {
@@ -225,6 +240,10 @@ async function mockMode(
 }
 
 async function main(): Promise<void> {
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  // A closed pipe on the other end of our output must not end the run before its clean-up.
+  for (const stream of [process.stdout, process.stderr]) stream.on('error', () => undefined);
   const { values } = parseArgs({
     options: {
       tasks: { type: 'string', default: '40' },
