@@ -77,8 +77,10 @@ describe('components under containerd-shim-wasmtime-v1', () => {
   });
 
   it('passes the exit status of a command component on', async () => {
-    const result = await containerd.ctr(['run', '--rm', '--runtime', RUNTIME, IMAGE, 'p2-fail', '/command.wasm', 'fail']);
-    expect(result.code).toBe(1);
+    const failed = await containerd.ctr(['run', '--rm', '--runtime', RUNTIME, IMAGE, 'p2-fail', '/command.wasm', 'fail']);
+    expect(failed.code).toBe(1);
+    const coded = await containerd.ctr(['run', '--rm', '--runtime', RUNTIME, IMAGE, 'p2-code', '/command.wasm', 'code', '7']);
+    expect(coded.code).toBe(7);
   });
 
   it('refuses a #func entrypoint on a component at create time', async () => {

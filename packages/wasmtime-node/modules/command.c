@@ -4,6 +4,7 @@
 //   args         prints its arguments and environment
 //   fail         returns err from run (exit 1)
 //   exit         calls wasi:cli/exit with err (exit 1)
+//   code <n>     calls wasi:cli/exit's exit-with-code with n
 //   spin         prints "spinning" and loops forever (for interrupts)
 //   grow <MiB>   grows its memory by that much; returns err when memory.grow fails
 #include "abi.h"
@@ -15,6 +16,7 @@ struct list { void *ptr; size_t len; };
 IMPORT("wasi:cli/environment@0.2.0", "get-arguments") void get_arguments(struct list *ret);
 IMPORT("wasi:cli/environment@0.2.0", "get-environment") void get_environment(struct list *ret);
 IMPORT("wasi:cli/exit@0.2.0", "exit") void cli_exit(int32_t is_err);
+IMPORT("wasi:cli/exit@0.2.0", "exit-with-code") void cli_exit_with_code(int32_t code);
 
 static volatile int forever = 1;
 
@@ -24,7 +26,7 @@ int32_t run(void) {
   get_arguments(&args);
   struct str *argv = args.ptr;
   if (args.len < 2) {
-    print("usage: command hello|args|fail|exit|spin|grow <MiB>\n");
+    print("usage: command hello|args|fail|exit|code <n>|spin|grow <MiB>\n");
     return 1;
   }
   struct str cmd = argv[1];
@@ -53,6 +55,10 @@ int32_t run(void) {
   if (str_eq(cmd.ptr, cmd.len, "fail")) return 1;
   if (str_eq(cmd.ptr, cmd.len, "exit")) {
     cli_exit(1);
+    __builtin_trap();
+  }
+  if (str_eq(cmd.ptr, cmd.len, "code") && args.len > 2) {
+    cli_exit_with_code((int32_t)parse_u32(argv[2].ptr, argv[2].len));
     __builtin_trap();
   }
   if (str_eq(cmd.ptr, cmd.len, "spin")) {

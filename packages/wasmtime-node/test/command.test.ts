@@ -74,6 +74,10 @@ describe('WASI preview2 command components', () => {
     expect(runner.run({ args: ['command', 'exit'], env: [], ...stdio() })).toBe(1);
   });
 
+  it("returns the status of wasi:cli/exit's exit-with-code", () => {
+    expect(command().run({ args: ['command', 'code', '42'], env: [], ...stdio() })).toBe(42);
+  });
+
   it('fails memory.grow past memoryLimitBytes', () => {
     const runner = command();
     expect(runner.run({ args: ['command', 'grow', '32'], env: [], ...stdio() })).toBe(0);
