@@ -107,6 +107,24 @@ describe('components under containerd-shim-wasmtime-v1', () => {
     expect(await get(port, '/')).toBeUndefined();
   });
 
+  it('ends a draining proxy at once on a second ctr task kill', async () => {
+    const port = await freePort();
+    const run = spawnCtr(containerd, [
+      'run', '--rm', '--net-host', '--env', `WASMTIME_HTTP_PROXY_SOCKET_ADDR=127.0.0.1:${port}`,
+      '--runtime', RUNTIME, IMAGE, 'p2-http-twice', '/hello_http.wasm',
+    ]);
+    expect(await eventually(async () => (await get(port, '/')) !== undefined, 30_000)).toBe(true);
+    // Keeps the drain from finishing before the second signal: the guest sleeps 1.5 s.
+    const slow = get(port, '/slow');
+    await new Promise((r) => setTimeout(r, 300));
+    await containerd.ctrOk(['task', 'kill', 'p2-http-twice']);
+    // Draining: the listener is closed (and the first signal handled, so the second is not merged).
+    expect(await eventually(async () => (await get(port, '/')) === undefined)).toBe(true);
+    await containerd.ctrOk(['task', 'kill', 'p2-http-twice']);
+    expect(await run.exited).toBe(143);
+    expect(await slow).toBeUndefined();
+  });
+
   it('leaves no shim process behind', async () => {
     expect(await eventually(() => shimProcessesOf(containerd.address).length === 0)).toBe(true);
   });
