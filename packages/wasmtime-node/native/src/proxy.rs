@@ -265,6 +265,15 @@ impl Control {
     }
 }
 
+/// Reports a server thread's outcome to its `Control` when dropped.
+struct Finished(Arc<Control>, std::result::Result<(), String>);
+
+impl Drop for Finished {
+    fn drop(&mut self) {
+        self.0.finish(std::mem::replace(&mut self.1, Ok(())));
+    }
+}
+
 /// Serves a `wasi:http/proxy` component: every request runs on a fresh instance.
 #[napi]
 pub struct ProxyServer {
@@ -365,14 +374,15 @@ impl ProxyServer {
         std::thread::Builder::new()
             .name("wasi-http-accept".into())
             .spawn(move || {
-                let outcome = runtime.block_on(async move {
+                // Reports the end even if serving panics, so `wait` never hangs.
+                let mut finished = Finished(control, Err("the server thread panicked".into()));
+                finished.1 = runtime.block_on(async move {
                     let listener = TcpListener::from_std(listener).map_err(|e| e.to_string())?;
                     serve(listener, served, stop).await;
                     Ok(())
                 });
                 // Nothing is left to wait for; blocking tasks of finished guests may linger.
                 runtime.shutdown_background();
-                control.finish(outcome);
             })
             .map_err(|e| failure(format!("cannot start the server's threads: {e}")))?;
         Ok(local.to_string())
