@@ -125,6 +125,15 @@ describe('components under containerd-shim-wasmtime-v1', () => {
     expect(await slow).toBeUndefined();
   });
 
+  it('refuses a proxy address that is not ip:port at create time', async () => {
+    const result = await containerd.ctr([
+      'run', '--rm', '--net-host', '--env', 'WASMTIME_HTTP_PROXY_SOCKET_ADDR=localhost:8080',
+      '--runtime', RUNTIME, IMAGE, 'p2-http-bad', '/hello_http.wasm',
+    ]);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/WASMTIME_HTTP_PROXY_SOCKET_ADDR=localhost:8080 is not an address to listen on/);
+  });
+
   it('leaves no shim process behind', async () => {
     expect(await eventually(() => shimProcessesOf(containerd.address).length === 0)).toBe(true);
   });

@@ -20,6 +20,7 @@
  * connections, requests in flight finish), after which the container exits 0. A second signal
  * ends the process at once.
  */
+import { isIP } from 'node:net';
 import { Worker } from 'node:worker_threads';
 
 import type * as WasmtimeNode from '@runwasi/wasmtime-node';
@@ -32,6 +33,24 @@ export const HTTP_PROXY_ADDR_ENV = 'WASMTIME_HTTP_PROXY_SOCKET_ADDR';
 export const DEFAULT_HTTP_PROXY_ADDR = '0.0.0.0:8080';
 /** Signals that drain a served proxy instead of ending the process. */
 const DRAIN_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
+/**
+ * Where the container's proxy listens: `ip:port` or `[ipv6]:port` from its environment, checked
+ * here so a bad value fails `Create` rather than the start.
+ */
+function proxyAddress(ctx: RuntimeContext): string {
+  const address = envToObject(ctx.env)[HTTP_PROXY_ADDR_ENV] || DEFAULT_HTTP_PROXY_ADDR;
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(address);
+  const ip = match?.[1] ?? match?.[2] ?? '';
+  const port = Number(match?.[3] ?? NaN);
+  if (!match || isIP(ip) !== (match[1] ? 6 : 4) || port > 65535) {
+    throw new ShimError(
+      'INVALID_ARGUMENT',
+      `${HTTP_PROXY_ADDR_ENV}=${address} is not an address to listen on (expected ip:port, e.g. ${DEFAULT_HTTP_PROXY_ADDR})`,
+    );
+  }
+  return address;
+}
 
 /** Options of {@link WasmtimeEngine}. */
 export interface WasmtimeEngineOptions {
@@ -169,6 +188,7 @@ export class WasmtimeEngine implements Engine {
         `${ctx.entrypoint.arg0}: a component has no entrypoint ${ctx.entrypoint.func} (it runs wasi:cli/run or serves wasi:http)`,
       );
     }
+    if (reply.kind === 'proxy') proxyAddress(ctx);
   }
 
   /**
@@ -217,7 +237,7 @@ export class WasmtimeEngine implements Engine {
     if (!native) throw new ShimError('INTERNAL', 'the wasmtime engine is not loaded');
     const env = envToObject(ctx.env);
     const options: WasmtimeNode.ServeOptions = {
-      address: env[HTTP_PROXY_ADDR_ENV] || DEFAULT_HTTP_PROXY_ADDR,
+      address: proxyAddress(ctx),
       args: ctx.args.length > 0 ? [ctx.entrypoint.arg0, ...ctx.args.slice(1)] : [],
       env: Object.entries(env),
       preopenDir: '/',
