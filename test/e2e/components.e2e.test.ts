@@ -99,7 +99,7 @@ describe('components under containerd-shim-wasmtime-v1', () => {
     expect(await get(port, '/')).toEqual({ status: 200, body: 'hello from a wasi:http component\n' });
     // A request in flight when the signal comes still gets its answer.
     const slow = get(port, '/slow');
-    await new Promise((r) => setTimeout(r, 300));
+    expect(await eventually(() => run.output().includes('slow request started'))).toBe(true);
     await containerd.ctrOk(['task', 'kill', 'p2-http']);
     expect(await slow).toEqual({ status: 200, body: 'hello after a while\n' });
     expect(await run.exited).toBe(0);
@@ -116,7 +116,7 @@ describe('components under containerd-shim-wasmtime-v1', () => {
     expect(await eventually(async () => (await get(port, '/')) !== undefined, 30_000)).toBe(true);
     // Keeps the drain from finishing before the second signal: the guest sleeps 1.5 s.
     const slow = get(port, '/slow');
-    await new Promise((r) => setTimeout(r, 300));
+    expect(await eventually(() => run.output().includes('slow request started'))).toBe(true);
     await containerd.ctrOk(['task', 'kill', 'p2-http-twice']);
     // Draining: the listener is closed (and the first signal handled, so the second is not merged).
     expect(await eventually(async () => (await get(port, '/')) === undefined)).toBe(true);

@@ -1,6 +1,7 @@
 // world: hello-http
 // A wasi:http/proxy component: answers every request with 200 and a greeting, and prints one
-// line per request to its stdout. `/slow` first sleeps a second and a half (for drain tests).
+// line per request to its stdout. `/slow` says so on stdout, then sleeps a second and a half
+// before answering (for drain tests).
 #include "abi.h"
 
 #define HTTP "wasi:http/types@0.2.0"
@@ -28,6 +29,7 @@ void handle(int32_t request, int32_t outparam) {
   int slow = path[0] == 1 && path[2] >= 5 && str_eq((const char *)path[1], 5, "/slow");
   request_drop(request);
   if (slow) {
+    print("slow request started\n");
     int32_t timer = subscribe_duration(1500000000ull);
     pollable_block(timer);
     pollable_drop(timer);

@@ -78,8 +78,10 @@ describe('ProxyServer', () => {
   it('drains on stop: the request in flight completes, new connections are refused', async () => {
     const { server, address } = started(proxyRunner());
     const slow = get(address, '/slow');
-    // Let the request reach the guest (it then sleeps 1.5 s) before draining.
-    await new Promise((r) => setTimeout(r, 300));
+    // Drain once the guest has the request (it then sleeps 1.5 s).
+    while (!readFileSync(join(dir, 'stdout'), 'utf8').includes('slow request started')) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
     server.stop();
     await expect(slow).resolves.toEqual({ status: 200, body: 'hello after a while\n' });
     await server.wait();
