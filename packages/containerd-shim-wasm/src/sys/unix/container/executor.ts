@@ -162,7 +162,14 @@ async function checkWorkload(engine: Engine, ctx: RuntimeContext, log: Logger): 
       log.log('warn', 'the cached precompiled module did not load; compiling again', { error: describeError(err) });
     }
   }
-  const artifact = await precompiler.precompile(module);
+  let artifact: Uint8Array;
+  try {
+    artifact = await precompiler.precompile(module);
+  } catch (err) {
+    // Named like a failure of canHandle would be: the user sees which module is bad.
+    const code = errorCode(err) === 'UNKNOWN' ? 'INVALID_ARGUMENT' : errorCode(err);
+    throw new ShimError(code, `${ctx.entrypoint.arg0}: ${describeError(err)}`, { cause: err });
+  }
   const compiled = { ...ctx, precompiled: artifact };
   if (engine.canHandle) await engine.canHandle(compiled);
   void send({ type: 'precompiled-store', label, module, artifact });
