@@ -1,40 +1,30 @@
-// What is particular to this engine: the guest is a `wasmedge` child of the container process, so
-// it must end with it, sit in the container's cgroup, and get the WASMEDGE_* passthrough; and a
-// missing install must fail with the package to install.
-import { readdirSync, readFileSync } from 'node:fs';
+// What is particular to this engine: the guest runs inside the container process (libwasmedge
+// in-process, no `wasmedge` child), gets the WASMEDGE_* passthrough, and a missing libwasmedge
+// fails with the package to install.
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 
 import { afterEach, describe, expect, it } from '@jest/globals';
 import { canRunContainers, testModule, WasiTest } from '@runwasi/containerd-shim-wasm-test';
 
-import { findWasmEdge } from '../src/install';
+import { loadWasmEdge, trixieWrapper } from '../src/install';
 
 const engine = { name: 'wasmedge', main: join(__dirname, '..', 'dist', 'main.js') };
 const itRoot = canRunContainers ? it : it.skip;
 
-/** Host pids of wasmedge processes whose guest root is the container process `pid`'s root. */
-function guestsOf(pid: number): number[] {
+/** Pids of the children of every thread of process `pid`. */
+function childrenOf(pid: number): number[] {
   const out: number[] = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const cmdline = readFileSync(`/proc/${entry}/cmdline`, 'utf8');
-      if (cmdline.includes(`/:/proc/${pid}/root/.`)) out.push(Number(entry));
+      out.push(...readFileSync(`/proc/${pid}/task/${task}/children`, 'utf8').split(' ').filter(Boolean).map(Number));
     } catch {
-      // gone meanwhile
+      // thread gone meanwhile
     }
   }
   return out;
-}
-
-async function waitUntil(check: () => boolean, timeoutMs = 5_000): Promise<boolean> {
-  const until = Date.now() + timeoutMs;
-  while (Date.now() < until) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return check();
 }
 
 describe('wasmedge engine', () => {
@@ -43,23 +33,34 @@ describe('wasmedge engine', () => {
     await Promise.all(tests.splice(0).map((t) => t.cleanup()));
   });
 
-  it('names the package to install when WasmEdge is missing', () => {
-    expect(() => findWasmEdge({ PATH: '/nonexistent', HOME: '/nonexistent' })).toThrow(/apt-get install wasmedge/);
-    expect(() => findWasmEdge({ RUNWASI_WASMEDGE_DIR: '/nonexistent' })).toThrow(/RUNWASI_WASMEDGE_DIR=\/nonexistent.*wasmedge/);
+  it('names the library and the package to install when libwasmedge cannot be loaded', () => {
+    const missing = '/nonexistent/libwasmedge.so.0';
+    expect(() => loadWasmEdge(missing)).toThrow(/\/nonexistent\/libwasmedge\.so\.0: .*No such file.*apt-get install libwasmedge0/);
+    expect(() => loadWasmEdge(missing)).toThrow(expect.objectContaining({ code: 'NOT_FOUND' }));
+  });
+
+  it('uses the wrapper of the tree RUNWASI_WASMEDGE_DIR names, and none of a tree without one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wasmedge-tree-'));
+    try {
+      expect(trixieWrapper({ RUNWASI_WASMEDGE_DIR: dir })).toBeUndefined();
+      writeFileSync(join(dir, 'with-trixie-libs'), '#!/bin/sh\nexec "$@"\n');
+      chmodSync(join(dir, 'with-trixie-libs'), 0o755);
+      expect(trixieWrapper({ RUNWASI_WASMEDGE_DIR: dir })).toBe(join(dir, 'with-trixie-libs'));
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   for (const [name, signal] of [['SIGTERM', constants.signals.SIGTERM], ['SIGKILL', constants.signals.SIGKILL]] as const) {
-    itRoot(`ends the wasmedge child with the container process on ${name}`, async () => {
+    itRoot(`runs the guest inside the container process, which ${name} ends`, async () => {
       const t = WasiTest.build(engine, { module: testModule('spin') });
       tests.push(t);
       const pid = await t.create();
       await t.start();
       await t.waitForStdout('spinning');
-      const guests = guestsOf(pid);
-      expect(guests).toHaveLength(1);
+      expect(childrenOf(pid)).toEqual([]);
       await t.kill(signal);
       expect((await t.wait(10_000)).status).toBe(128 + signal);
-      expect(await waitUntil(() => guests.every((g) => !readdirSync('/proc').includes(String(g))))).toBe(true);
       await t.delete();
     });
   }
@@ -74,5 +75,14 @@ describe('wasmedge engine', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('env WASMEDGE_PLUGIN_PATH=/nonexistent\n');
     expect(result.stdout).toContain('env A=b\n');
+  });
+
+  itRoot('keeps the container process log out of the guest stderr after a trap', async () => {
+    const t = WasiTest.build(engine, { module: testModule('unreachable') });
+    tests.push(t);
+    const result = await t.run();
+    expect(result.status).toBe(134);
+    expect(result.stderr).not.toContain('failed to run the workload');
+    expect(t.logs()).toContain('failed to run the workload');
   });
 });
