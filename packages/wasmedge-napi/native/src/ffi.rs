@@ -164,7 +164,13 @@ pub fn load(path: &str) -> Result<&'static Api, String> {
     // RTLD_NOW: every symbol binds now, while the library's files are still reachable (the
     // container process changes its root right after loading).
     // SAFETY: loading runs the library's initialisers, which is what using it means.
-    let lib = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) }.map_err(|e| e.to_string())?;
+    let lib = unsafe { Library::open(Some(path), RTLD_NOW | RTLD_LOCAL) }.map_err(|e| {
+        // libloading's Display says only "dlopen failed"; the loader's reason is the source.
+        match std::error::Error::source(&e) {
+            Some(reason) => reason.to_string(),
+            None => e.to_string(),
+        }
+    })?;
     // SAFETY: each type matches the C declaration of the name it is looked up by.
     let api = unsafe {
         let compiler = (|| -> Result<CompilerApi, String> {
