@@ -67,7 +67,12 @@ export class WasmEdgeEngine implements Engine {
     const plugins = env['WASMEDGE_PLUGIN_PATH'];
     if (plugins) native.loadPlugins(plugins);
     const limit = this.#options.memoryLimitBytes;
-    const vm = new native.Vm(limit === undefined ? {} : { maxMemoryPages: Math.floor(limit / 65536) });
+    // A module compiled ahead of time by WasmEdge carries machine code in custom sections, which
+    // WasmEdge would run as is: from an image, that is unvalidated native code. Interpret always.
+    const vm = new native.Vm({
+      forceInterpreter: true,
+      ...(limit === undefined ? {} : { maxMemoryPages: Math.floor(limit / 65536) }),
+    });
     try {
       vm.load(bytes);
     } catch (err) {

@@ -31,6 +31,12 @@ export interface VmOptions {
   libraryPath?: string;
   /** Cap on each linear memory of the guest, in 64 KiB pages: `memory.grow` past it fails. */
   maxMemoryPages?: number;
+  /**
+   * Ignore the native code a module compiled by {@link compile} carries and interpret its
+   * WebAssembly instead (default false). That code is unvalidated machine code: set this for
+   * modules from untrusted sources.
+   */
+  forceInterpreter?: boolean;
 }
 
 /** One run of the loaded module. */

@@ -179,6 +179,12 @@ describe('wasmedge-napi', () => {
     expect(readFileSync(compiled).length).toBeGreaterThan(readFileSync(testModulePath('hello_world')).length);
   });
 
+  it('interprets a compiled module without its native code when told to', async () => {
+    const compiled = join(dir, 'exit.aot.wasm');
+    const r = await runJob({ module: testModulePath('exit_code'), compileTo: compiled, vm: { forceInterpreter: true } });
+    expect(r).toMatchObject({ ok: true, status: 42 });
+  });
+
   it('names the library and the package when libwasmedge cannot be loaded', async () => {
     const r = await runJob({ module: testModulePath('hello_world') }, { WASMEDGE_LIB: '/nonexistent/libwasmedge.so.0' });
     expect(r).toMatchObject({

@@ -101,6 +101,10 @@ pub struct VmOptions {
     pub library_path: Option<String>,
     /// Cap on each linear memory of the guest, in 64 KiB pages: `memory.grow` past it fails.
     pub max_memory_pages: Option<u32>,
+    /// Ignore native code that a module compiled ahead of time carries and interpret its
+    /// WebAssembly instead. That code is machine code nobody validates: a module from an untrusted
+    /// source must not have it run.
+    pub force_interpreter: Option<bool>,
 }
 
 /// One run of the loaded module.
@@ -315,9 +319,9 @@ impl Vm {
     /// Creates a VM (loading libwasmedge first if needed).
     #[napi(constructor)]
     pub fn new(options: Option<VmOptions>) -> Result<Self> {
-        let (library_path, max_pages) = match options {
-            Some(o) => (o.library_path, o.max_memory_pages),
-            None => (None, None),
+        let (library_path, max_pages, interpret) = match options {
+            Some(o) => (o.library_path, o.max_memory_pages, o.force_interpreter.unwrap_or(false)),
+            None => (None, None, false),
         };
         let api = library(library_path)?;
         // SAFETY: contexts created and owned here; VmInner deletes them.
@@ -330,6 +334,7 @@ impl Vm {
             if let Some(pages) = max_pages {
                 (api.configure_set_max_memory_page)(conf, pages);
             }
+            (api.configure_set_force_interpreter)(conf, interpret);
             let vm = (api.vm_create)(conf, ptr::null_mut());
             if vm.is_null() {
                 (api.configure_delete)(conf);
