@@ -51,6 +51,29 @@ describe('wasmedge engine', () => {
     }
   });
 
+  itRoot('fails Create with NOT_FOUND naming libwasmedge0 when the container process cannot load it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wasmedge-wrapper-'));
+    const saved = process.env['RUNWASI_EXECUTOR_WRAPPER'];
+    try {
+      // A wrapper as an operator would write one for a library outside the loader's search.
+      const wrapper = join(dir, 'wrapper');
+      const inner = saved ? `exec ${saved} "$@"` : 'exec "$@"';
+      writeFileSync(wrapper, `#!/bin/sh\nWASMEDGE_LIB=/nonexistent/libwasmedge.so.0\nexport WASMEDGE_LIB\n${inner}\n`);
+      chmodSync(wrapper, 0o755);
+      process.env['RUNWASI_EXECUTOR_WRAPPER'] = wrapper;
+      const t = WasiTest.build(engine, { module: testModule('hello_world') });
+      tests.push(t);
+      await expect(t.create()).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+        message: expect.stringMatching(/\/nonexistent\/libwasmedge\.so\.0.*apt-get install libwasmedge0/),
+      });
+    } finally {
+      if (saved === undefined) delete process.env['RUNWASI_EXECUTOR_WRAPPER'];
+      else process.env['RUNWASI_EXECUTOR_WRAPPER'] = saved;
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   for (const [name, signal] of [['SIGTERM', constants.signals.SIGTERM], ['SIGKILL', constants.signals.SIGKILL]] as const) {
     itRoot(`runs the guest inside the container process, which ${name} ends`, async () => {
       const t = WasiTest.build(engine, { module: testModule('spin') });
