@@ -6,6 +6,7 @@
  */
 export type { WasmEdgeInstall } from './install.js';
 export { loadWasmEdge, trixieWrapper, WASMEDGE_PACKAGE_HINT } from './install.js';
+export { stripWasmEdgeSections } from './aot.js';
 export type { WasmEdgeEngineOptions } from './instance.js';
 export { WasmEdgeEngine } from './instance.js';
 export { VERSION } from './lib.js';

@@ -13,9 +13,10 @@
  * container's stdio there for the time of the run and puts the process's own back afterwards.
  */
 import type * as WasmEdgeNapi from '@runwasi/wasmedge-napi';
-import type { Engine, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
+import type { Engine, Precompiler, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
 import { envToObject, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
 
+import { stripWasmEdgeSections } from './aot.js';
 import { loadWasmEdge } from './install.js';
 
 /** Import modules WasmEdge provides without plugins (WASI preview1, both names) or with plugins. */
@@ -25,6 +26,11 @@ const PROVIDED_IMPORT = /^(wasi_snapshot_preview1|wasi_unstable|wasi_ephemeral_\
 export interface WasmEdgeEngineOptions {
   /** Cap on each linear memory of the guest, in bytes (rounded down to 64 KiB pages). Default: none. */
   readonly memoryLimitBytes?: number;
+  /**
+   * Compile modules ahead of time with WasmEdge's LLVM compiler (when the library has it), kept
+   * in containerd's content store by the framework's precompilation cache. Default: true.
+   */
+  readonly aot?: boolean;
 }
 
 /** The WasmEdge engine. */
@@ -33,18 +39,58 @@ export class WasmEdgeEngine implements Engine {
   readonly #options: WasmEdgeEngineOptions;
   #native: typeof WasmEdgeNapi | undefined;
   #vm: WasmEdgeNapi.Vm | undefined;
+  #compiler: WasmEdgeNapi.Compiler | undefined;
+  #version = '';
+  /** Why WasmEdge refused the module `#precompile` was given. */
+  #refused = 'not a valid WebAssembly module';
+  /**
+   * AOT through the framework's precompilation cache (see `aot.ts`). Present on every instance
+   * (the shim daemon looks for it without loading the engine); without a compiler in the library
+   * the artifact is the validated module itself, which then runs on the interpreter.
+   */
+  readonly precompiler: Precompiler | undefined;
 
   constructor(options: WasmEdgeEngineOptions = {}) {
     this.#options = options;
+    this.precompiler =
+      options.aot === false
+        ? undefined
+        : {
+            cacheKey: () => `wasmedge-${this.#version}-${this.#compiler ? 'O2' : 'interpreter'}`,
+            precompile: (module) => this.#precompile(module),
+          };
   }
 
   /** Opens libwasmedge; fails with NOT_FOUND naming the package to install when it is absent. */
   async load(): Promise<void> {
-    const { native } = loadWasmEdge();
+    const { native, library } = loadWasmEdge();
     // WasmEdge logs to stdout, which during a run is the container's; its trap and
     // instantiation messages reach the shim log through the errors `run` rejects with instead.
     native.setLogLevel('off');
     this.#native = native;
+    this.#version = library.version;
+    // Made while the host root is visible: it compiles there, and the container process's root
+    // stays the rootfs.
+    if (this.#options.aot !== false && library.hasCompiler) this.#compiler = new native.Compiler();
+  }
+
+  /**
+   * The artifact of `module`: compiled by WasmEdge from the module stripped of native code. A
+   * module WasmEdge refuses yields an empty artifact, and `canHandle`, which knows the module's
+   * name, fails `Create` with the reason kept here.
+   */
+  async #precompile(module: Uint8Array): Promise<Uint8Array> {
+    const native = this.#native;
+    if (!native) throw new ShimError('INTERNAL', 'the WasmEdge engine is not loaded');
+    let stripped: Uint8Array;
+    try {
+      stripped = stripWasmEdgeSections(module);
+      new native.Vm({ forceInterpreter: true }).load(stripped);
+    } catch (err) {
+      this.#refused = (err as Error).message;
+      return new Uint8Array(0);
+    }
+    return this.#compiler ? this.#compiler.compile(stripped) : stripped;
   }
 
   /**
@@ -67,14 +113,18 @@ export class WasmEdgeEngine implements Engine {
     const plugins = env['WASMEDGE_PLUGIN_PATH'];
     if (plugins) native.loadPlugins(plugins);
     const limit = this.#options.memoryLimitBytes;
+    const memory = limit === undefined ? {} : { maxMemoryPages: Math.floor(limit / 65536) };
     // A module compiled ahead of time by WasmEdge carries machine code in custom sections, which
-    // WasmEdge would run as is: from an image, that is unvalidated native code. Interpret always.
-    const vm = new native.Vm({
-      forceInterpreter: true,
-      ...(limit === undefined ? {} : { maxMemoryPages: Math.floor(limit / 65536) }),
-    });
+    // WasmEdge runs as is: from an image, that is unvalidated native code. So native code runs
+    // only from `ctx.precompiled`, which our precompiler made from the stripped module; anything
+    // else runs on the interpreter.
+    const precompiled = ctx.precompiled;
+    if (precompiled?.length === 0) {
+      throw new ShimError('INVALID_ARGUMENT', `${ctx.entrypoint.arg0}: ${this.#refused}`);
+    }
+    const vm = new native.Vm({ forceInterpreter: !precompiled, ...memory });
     try {
-      vm.load(bytes);
+      vm.load(precompiled ?? bytes);
     } catch (err) {
       throw new ShimError('INVALID_ARGUMENT', `${ctx.entrypoint.arg0}: ${(err as Error).message}`);
     }

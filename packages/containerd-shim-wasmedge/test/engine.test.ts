@@ -1,14 +1,15 @@
 // What is particular to this engine: the guest runs inside the container process (libwasmedge
 // in-process, no `wasmedge` child), gets the WASMEDGE_* passthrough, and a missing libwasmedge
 // fails with the package to install.
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { canRunContainers, testModule, WasiTest } from '@runwasi/containerd-shim-wasm-test';
+import { canRunContainers, PrivateContainerd, testModule, WasiTest } from '@runwasi/containerd-shim-wasm-test';
 
+import { stripWasmEdgeSections } from '../src/aot';
 import { loadWasmEdge, trixieWrapper } from '../src/install';
 
 const engine = { name: 'wasmedge', main: join(__dirname, '..', 'dist', 'main.js') };
@@ -98,6 +99,44 @@ describe('wasmedge engine', () => {
     expect(result.status).toBe(0);
     expect(result.stdout).toContain('env WASMEDGE_PLUGIN_PATH=/nonexistent\n');
     expect(result.stdout).toContain('env A=b\n');
+  });
+
+  it('strips only custom sections named wasmedge* from a module', () => {
+    const custom = (name: string, payload: number[]): number[] => {
+      const body = [name.length, ...Buffer.from(name), ...payload];
+      return [0, body.length, ...body];
+    };
+    const header = [0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00];
+    const type = [1, 4, 1, 0x60, 0, 0];
+    const module = Uint8Array.from([...header, ...custom('wasmedge', [0xcc, 0xcc]), ...type, ...custom('name', [0])]);
+    expect([...stripWasmEdgeSections(module)]).toEqual([...header, ...type, ...custom('name', [0])]);
+    const plain = testModule('hello_world');
+    expect(stripWasmEdgeSections(plain)).toBe(plain);
+    expect(() => stripWasmEdgeSections(Uint8Array.from([...header, 1, 9, 0]))).toThrow(/past the end/);
+  });
+
+  itRoot('compiles a module once under containerd and keeps the artifact in its content store', async () => {
+    const bin = mkdtempSync(join(tmpdir(), 'wasmedge-bin-'));
+    const rootfs = mkdtempSync(join(tmpdir(), 'wasmedge-rootfs-'));
+    symlinkSync(join(__dirname, '..', 'bin', 'containerd-shim-wasmedge-v1'), join(bin, 'containerd-shim-wasmedge-v1'));
+    writeFileSync(join(rootfs, 'args_env.wasm'), testModule('args_env'));
+    const containerd = await PrivateContainerd.start({ shimBinDirs: [bin], namespace: 'runwasi-wasmedge-aot' });
+    try {
+      const run = (id: string, value: string) =>
+        containerd.ctr(['run', '--rm', '--runtime', 'io.containerd.wasmedge.v1', '--env', `A=${value}`, '--rootfs', rootfs, id, '/args_env.wasm']);
+      expect(await run('aot-1', 'one')).toMatchObject({ code: 0, stdout: expect.stringContaining('env A=one\n') });
+      // The label names the artifact; its key names the WasmEdge build (this process need not be
+      // able to load libwasmedge itself to check).
+      const content = await containerd.ctrOk(['content', 'ls']);
+      expect(content).toMatch(/runwasi\.io\/precompiled\/wasmedge\/wasmedge-0\.14\.\d+-O2=sha256:[0-9a-f]{64}/);
+      // The second container of the same module loads the stored artifact.
+      expect(await run('aot-2', 'two')).toMatchObject({ code: 0, stdout: expect.stringContaining('env A=two\n') });
+      expect(containerd.logs()).toMatch(/id=aot-2 .*using the precompiled module/);
+    } finally {
+      await containerd.stop();
+      rmSync(bin, { recursive: true, force: true });
+      rmSync(rootfs, { recursive: true, force: true });
+    }
   });
 
   itRoot('keeps the container process log out of the guest stderr after a trap', async () => {

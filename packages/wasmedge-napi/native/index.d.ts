@@ -86,3 +86,24 @@ export interface CompileOptions {
  * has no compiler.
  */
 export declare function compile(bytes: Uint8Array, outPath: string, options?: CompileOptions | undefined | null): Promise<void>;
+
+/** Options of a {@link Compiler}. */
+export interface CompilerOptions {
+  /** Library to load if none is loaded yet (see {@link loadLibrary}). */
+  libraryPath?: string;
+  /** Directory for the compiler's files, as seen from the root the Compiler was made under (default `/tmp`). */
+  tempDir?: string;
+}
+
+/**
+ * An AOT compiler that keeps working after the process changes its root (as a container process
+ * does after loading its engine): it remembers the root it was made under, and compiles on a
+ * thread of its own that alone goes back there (`unshare(CLONE_FS)`, then `chroot`, which needs
+ * CAP_SYS_CHROOT when the process root changed since). WasmEdge's compiler writes by path.
+ */
+export declare class Compiler {
+  /** Remembers the current root; throws when the library has no AOT compiler. */
+  constructor(options?: CompilerOptions | undefined | null);
+  /** Compiles a module as {@link compile} does and resolves the compiled module's bytes. */
+  compile(bytes: Uint8Array): Promise<Buffer>;
+}

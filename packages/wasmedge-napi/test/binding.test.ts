@@ -1,14 +1,14 @@
 // Each case runs the binding in a child process (test/fixtures/job.cjs): `Vm.run` takes over the
 // process's fds 0/1/2, and on Debian 12 only a process under trixie's loader can load libwasmedge.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { testModulePath } from '@runwasi/containerd-shim-wasm-test';
 
 import type { LibraryInfo, RunOptions, VmOptions } from '../native/index.js';
-import { loadLibrary, Vm } from '../native/index.js';
+import { Compiler, loadLibrary, Vm } from '../native/index.js';
 import { launcherPrefix } from './trixie';
 
 const ADDON = require.resolve('../native/index.js');
@@ -22,11 +22,12 @@ interface Job {
   compileTo?: string;
   stdin?: string;
   log?: 'off' | 'error' | 'debug';
+  compiler?: string;
 }
 
 /** The job's report, what the guest wrote, and what the job process wrote to its own stdout. */
 type Outcome = { stdout: string; stderr: string; own: string } & (
-  | { ok: true; info: LibraryInfo; status: number }
+  | { ok: true; info: LibraryInfo; status: number; size: number }
   | { ok: false; message: string; code?: string }
 );
 
@@ -185,6 +186,16 @@ describe('wasmedge-napi', () => {
     expect(r).toMatchObject({ ok: true, status: 42 });
   });
 
+  it('compiles to bytes with a Compiler, leaving nothing in its temp dir', async () => {
+    const temp = join(dir, 'aot-temp');
+    mkdirSync(temp);
+    const r = await runJob({ module: testModulePath('exit_code'), compiler: temp, log: 'off' });
+    if (r.ok && !r.info.hasCompiler) return; // a WasmEdge built without LLVM
+    expect(r).toMatchObject({ ok: true, status: 42 });
+    expect(r.ok && r.size).toBeGreaterThan(readFileSync(testModulePath('exit_code')).length);
+    expect(readdirSync(temp)).toEqual([]);
+  });
+
   it('names the library and the package when libwasmedge cannot be loaded', async () => {
     const r = await runJob({ module: testModulePath('hello_world') }, { WASMEDGE_LIB: '/nonexistent/libwasmedge.so.0' });
     expect(r).toMatchObject({
@@ -196,5 +207,6 @@ describe('wasmedge-napi', () => {
   it('loads in a process without WasmEdge and fails only when a Vm is made', () => {
     expect(() => loadLibrary('/nonexistent/libwasmedge.so.0')).toThrow(/libwasmedge0/);
     expect(() => new Vm({ libraryPath: '/nonexistent/libwasmedge.so.0' })).toThrow(/\/nonexistent\/libwasmedge\.so\.0/);
+    expect(() => new Compiler({ libraryPath: '/nonexistent/libwasmedge.so.0' })).toThrow(/libwasmedge0/);
   });
 });

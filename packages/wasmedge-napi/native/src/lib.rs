@@ -13,6 +13,7 @@
 mod ffi;
 
 use std::ffi::{c_char, CString};
+use std::os::fd::{FromRawFd, OwnedFd};
 use std::ptr;
 use std::sync::{Arc, Mutex};
 
@@ -454,4 +455,131 @@ pub fn compile(bytes: Buffer, out_path: String, options: Option<CompileOptions>)
     let api = library(options.and_then(|o| o.library_path))?;
     let out = cstring("output path", &out_path)?;
     Ok(AsyncTask::new(CompileTask { api, bytes: bytes.to_vec(), out }))
+}
+
+fn os_failure(call: &str, arg: &str) -> Error {
+    failure(format!("{call} {arg}: {}", std::io::Error::last_os_error()))
+}
+
+/// An AOT compiler that keeps working after the process changes its root: it remembers the root
+/// it was made under, and compiles on a thread that alone goes back there.
+#[napi]
+pub struct Compiler {
+    api: &'static Api,
+    root: Arc<OwnedFd>,
+    temp_dir: String,
+}
+
+/// Options of a {@link Compiler}.
+#[napi(object)]
+pub struct CompilerOptions {
+    /// Library to load if none is loaded yet (see `loadLibrary`).
+    pub library_path: Option<String>,
+    /// Directory for the compiler's files, as seen from the root the compiler was made under
+    /// (default `/tmp`).
+    pub temp_dir: Option<String>,
+}
+
+#[napi]
+impl Compiler {
+    /// Remembers the current root; fails when the library has no AOT compiler.
+    #[napi(constructor)]
+    pub fn new(options: Option<CompilerOptions>) -> Result<Self> {
+        let (library_path, temp_dir) = match options {
+            Some(o) => (o.library_path, o.temp_dir),
+            None => (None, None),
+        };
+        let api = library(library_path)?;
+        if api.compiler.is_none() {
+            return Err(failure(format!("{} has no AOT compiler (built without LLVM)", api.path)));
+        }
+        // SAFETY: a valid NUL-terminated path; the fd is owned below.
+        let root = unsafe { libc::open(c"/".as_ptr(), libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC) };
+        if root < 0 {
+            return Err(os_failure("open", "/"));
+        }
+        // SAFETY: root was just opened and is owned from here on.
+        let root = Arc::new(unsafe { OwnedFd::from_raw_fd(root) });
+        Ok(Self { api, root, temp_dir: temp_dir.unwrap_or_else(|| "/tmp".to_string()) })
+    }
+
+    /// Compiles `bytes` as {@link compile} does and resolves the compiled module's bytes.
+    #[napi(ts_return_type = "Promise<Buffer>")]
+    pub fn compile(&self, bytes: Buffer) -> Result<AsyncTask<CompilerTask>> {
+        Ok(AsyncTask::new(CompilerTask {
+            api: self.api,
+            root: self.root.clone(),
+            temp_dir: self.temp_dir.clone(),
+            bytes: bytes.to_vec(),
+        }))
+    }
+}
+
+/// The async task of {@link Compiler.compile}.
+pub struct CompilerTask {
+    api: &'static Api,
+    root: Arc<OwnedFd>,
+    temp_dir: String,
+    bytes: Vec<u8>,
+}
+
+// SAFETY: only owned data, a shared descriptor and the process-wide API table.
+unsafe impl Send for CompilerTask {}
+
+/// Runs on the compiler thread: its filesystem context is its own (see `CompilerTask::compute`).
+fn compile_in(api: &'static Api, root: i32, temp_dir: &str, bytes: Vec<u8>) -> Result<Vec<u8>> {
+    // SAFETY: these calls change only the calling thread's filesystem context.
+    unsafe {
+        if libc::unshare(libc::CLONE_FS) != 0 {
+            return Err(os_failure("unshare", "CLONE_FS"));
+        }
+        // Without CAP_SYS_CHROOT the process root cannot have changed either: carry on.
+        if libc::fchdir(root) == 0 && libc::chroot(c".".as_ptr()) != 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EPERM) {
+                return Err(failure(format!("chroot to the compiler's root: {err}")));
+            }
+        }
+    }
+    let template = cstring("temp dir", &format!("{}/wasmedge-aot-XXXXXX", temp_dir.trim_end_matches('/')))?;
+    let mut template = template.into_bytes_with_nul();
+    // SAFETY: a writable NUL-terminated template, as mkdtemp wants.
+    if unsafe { libc::mkdtemp(template.as_mut_ptr().cast()) }.is_null() {
+        return Err(os_failure("mkdtemp", temp_dir));
+    }
+    template.pop();
+    let dir = String::from_utf8(template).map_err(|_| failure("mkdtemp returned a non-UTF-8 path"))?;
+    let out = format!("{dir}/module.wasm");
+    let mut task = CompileTask { api, bytes, out: cstring("output path", &out)? };
+    let result = task.compute().and_then(|()| std::fs::read(&out).map_err(|e| failure(format!("read {out}: {e}"))));
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+impl Task for CompilerTask {
+    type Output = Vec<u8>;
+    type JsValue = Buffer;
+
+    fn compute(&mut self) -> Result<Vec<u8>> {
+        use std::os::fd::AsRawFd;
+        // WasmEdge writes its output (and a temporary object file beside it) by path, made
+        // absolute with getcwd(). After the process changed its root (a container process), the
+        // compiler's files have nowhere to go inside it, and getcwd() fails outside it. So the
+        // compiler runs on a thread of its own with its own filesystem context (unshare
+        // CLONE_FS): that thread alone returns to the root the Compiler was made under; the rest
+        // of the process keeps its root and working directory throughout.
+        let (api, root, temp_dir, bytes) = (self.api, self.root.as_raw_fd(), self.temp_dir.clone(), std::mem::take(&mut self.bytes));
+        std::thread::scope(|scope| {
+            let thread = std::thread::Builder::new()
+                .name("wasmedge-aot".into())
+                .stack_size(16 << 20)
+                .spawn_scoped(scope, move || compile_in(api, root, &temp_dir, bytes))
+                .map_err(|e| failure(format!("cannot start the compiler thread: {e}")))?;
+            thread.join().unwrap_or_else(|_| Err(failure("the compiler thread panicked")))
+        })
+    }
+
+    fn resolve(&mut self, _env: Env, output: Vec<u8>) -> Result<Buffer> {
+        Ok(Buffer::from(output))
+    }
 }
