@@ -1,13 +1,14 @@
 // What is particular to this engine: the guest runs inside the container process (libwasmedge
 // in-process, no `wasmedge` child), gets the WASMEDGE_* passthrough, and a missing libwasmedge
 // fails with the package to install.
+import { spawnSync } from 'node:child_process';
 import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { constants } from 'node:os';
 
 import { afterEach, describe, expect, it } from '@jest/globals';
-import { canRunContainers, PrivateContainerd, testModule, WasiTest } from '@runwasi/containerd-shim-wasm-test';
+import { canRunContainers, PrivateContainerd, testModule, testModulePath, WasiTest } from '@runwasi/containerd-shim-wasm-test';
 
 import { stripWasmEdgeSections } from '../src/aot';
 import { loadWasmEdge, trixieWrapper } from '../src/install';
@@ -113,6 +114,26 @@ describe('wasmedge engine', () => {
     const plain = testModule('hello_world');
     expect(stripWasmEdgeSections(plain)).toBe(plain);
     expect(() => stripWasmEdgeSections(Uint8Array.from([...header, 1, 9, 0]))).toThrow(/past the end/);
+  });
+
+  it("strips exactly the native code WasmEdge's compiler adds, giving back the module", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'wasmedge-strip-'));
+    try {
+      const out = join(dir, 'compiled.wasm');
+      // Compiled in a process of its own: on Debian 12 test machines only one started through
+      // the Debian 13 tree's wrapper can load libwasmedge.
+      const script = `require(${JSON.stringify(require.resolve('@runwasi/wasmedge-napi'))}).compile(require('node:fs').readFileSync(${JSON.stringify(testModulePath('args_env'))}), ${JSON.stringify(out)})`;
+      const wrapper = trixieWrapper();
+      const argv = [...(wrapper ? [wrapper] : []), process.execPath, '-e', script];
+      const result = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
+      expect(result.status).toBe(0);
+      const compiled = readFileSync(out);
+      const module = testModule('args_env');
+      expect(compiled.length).toBeGreaterThan(module.length);
+      expect(Buffer.compare(Buffer.from(stripWasmEdgeSections(compiled)), Buffer.from(module))).toBe(0);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   itRoot('compiles a module once under containerd and keeps the artifact in its content store', async () => {
