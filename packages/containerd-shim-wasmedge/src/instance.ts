@@ -11,6 +11,10 @@
  *
  * WasmEdge's WASI always gives the guest the process's fds 0, 1 and 2; the binding moves the
  * container's stdio there for the time of the run and puts the process's own back afterwards.
+ *
+ * With a compiler in the library, modules are compiled ahead of time through the framework's
+ * precompilation cache (`aot.ts`): `canHandle` then loads `ctx.precompiled`, our compiler's
+ * artifact, and runs it natively; everything else runs on WasmEdge's interpreter.
  */
 import type * as WasmEdgeNapi from '@runwasi/wasmedge-napi';
 import type { Engine, Precompiler, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
