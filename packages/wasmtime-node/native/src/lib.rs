@@ -100,6 +100,11 @@ fn is_component(bytes: &[u8]) -> bool {
 /// What a runner shares with other threads: its engine (for the epoch) and whether a guest runs.
 pub(crate) struct Shared {
     pub(crate) engine: Engine,
+    /// The settings `engine` was made with, for engines made later for the same code (a proxy
+    /// server's pooling engine).
+    pub(crate) config: Config,
+    /// Engines of proxy servers serving this runner's workload: an interrupt reaches them too.
+    pub(crate) proxy_engines: Mutex<Vec<Engine>>,
     /// The compiled workload, shared so a `ProxyServer` on another thread can serve it.
     pub(crate) workload: Mutex<Option<Workload>>,
     /// Set by the first interrupt; a runner that was interrupted never starts a guest again.
@@ -126,6 +131,13 @@ impl Shared {
     pub(crate) fn interrupt(&self) {
         self.interrupted.store(true, Ordering::SeqCst);
         self.engine.increment_epoch();
+        let engines = self
+            .proxy_engines
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for engine in engines.iter() {
+            engine.increment_epoch();
+        }
     }
 
     /// Waits up to `timeout` for `run` to return; true when no guest is running.
@@ -393,6 +405,8 @@ impl WasiRunner {
         })?;
         let shared = Arc::new(Shared {
             engine,
+            config,
+            proxy_engines: Mutex::new(Vec::new()),
             workload: Mutex::new(None),
             interrupted: AtomicBool::new(false),
             running: Mutex::new(false),
