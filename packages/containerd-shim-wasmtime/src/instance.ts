@@ -34,6 +34,11 @@ import { loadWasmtimeConfig } from './config.js';
 export const HTTP_PROXY_ADDR_ENV = 'WASMTIME_HTTP_PROXY_SOCKET_ADDR';
 /** Where a `wasi:http/proxy` component listens when the container does not say. */
 export const DEFAULT_HTTP_PROXY_ADDR = '0.0.0.0:8080';
+/** Memory kept free under a container's limit for the engine's own allocations while a guest runs. */
+const ENGINE_HEADROOM_BYTES = 16 * 1024 * 1024;
+/** A WebAssembly page: the least a memory cap can leave a guest. */
+const WASM_PAGE_BYTES = 64 * 1024;
+
 /** Signals that drain a served proxy instead of ending the process. */
 const DRAIN_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 
@@ -153,6 +158,8 @@ export class WasmtimeEngine implements Engine {
   #draining = false;
   #cacheKey = '';
   #config: WasmtimeConfig = {};
+  /** This process's resident memory once the engine is loaded (read while /proc is reachable). */
+  #ownMemoryBytes = 0;
 
   /**
    * Compiles modules and components ahead for the shim's precompilation cache (artifacts in
@@ -220,6 +227,7 @@ export class WasmtimeEngine implements Engine {
     this.#handle = ready.handle;
     this.#cacheKey = `wasmtime-${ready.cacheKey}`;
     process.on('exit', (code) => this.#stopGuest(code));
+    this.#ownMemoryBytes = process.memoryUsage.rss();
   }
 
   /**
@@ -263,7 +271,7 @@ export class WasmtimeEngine implements Engine {
       stderr: stdio.stderr,
       func: ctx.entrypoint.func,
     };
-    const memoryLimitBytes = this.#options.memoryLimitBytes ?? this.#config.memoryLimitBytes;
+    const memoryLimitBytes = this.#memoryLimit(ctx);
     if (memoryLimitBytes !== undefined) options.memoryLimitBytes = memoryLimitBytes;
     const reply = await this.#post({ type: 'run', options });
     if (reply.type === 'exit') return reply.status;
@@ -299,7 +307,7 @@ export class WasmtimeEngine implements Engine {
       stdout: stdio.stdout,
       stderr: stdio.stderr,
     };
-    const memoryLimitBytes = this.#options.memoryLimitBytes ?? this.#config.memoryLimitBytes;
+    const memoryLimitBytes = this.#memoryLimit(ctx);
     if (memoryLimitBytes !== undefined) options.memoryLimitBytes = memoryLimitBytes;
     let server: WasmtimeNode.ProxyServer;
     try {
@@ -312,6 +320,23 @@ export class WasmtimeEngine implements Engine {
     this.#server = server;
     await server.wait();
     return 0;
+  }
+
+  /**
+   * The cap of the guest's linear memories: the smallest of the engine option, the configuration
+   * file's `memory_limit`, and what the container's memory limit leaves once this process's own
+   * memory (and some headroom for the engine's allocations) is counted, so a guest growing past
+   * the container's limit sees `memory.grow` fail rather than the kernel's OOM kill.
+   */
+  #memoryLimit(ctx: RuntimeContext): number | undefined {
+    const limits: number[] = [];
+    const configured = this.#options.memoryLimitBytes ?? this.#config.memoryLimitBytes;
+    if (configured !== undefined) limits.push(configured);
+    if (ctx.memoryLimitBytes !== undefined) {
+      const left = ctx.memoryLimitBytes - this.#ownMemoryBytes - ENGINE_HEADROOM_BYTES;
+      limits.push(Math.max(left, WASM_PAGE_BYTES));
+    }
+    return limits.length > 0 ? Math.min(...limits) : undefined;
   }
 
   /** Sends one job to the guest thread and resolves its one reply. */
