@@ -28,7 +28,7 @@ import type { Engine, Precompiler, RuntimeContext, Stdio } from '@runwasi/contai
 import { envToObject, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
 
 import type { WasmtimeConfig } from './config.js';
-import { loadWasmtimeConfig } from './config.js';
+import { CONFIG_ENV, loadWasmtimeConfig } from './config.js';
 
 /** Environment variable of the container that sets where a `wasi:http/proxy` component listens. */
 export const HTTP_PROXY_ADDR_ENV = 'WASMTIME_HTTP_PROXY_SOCKET_ADDR';
@@ -149,6 +149,8 @@ function nextMessage(worker: Worker): Promise<GuestMessage> {
 /** The wasmtime engine. */
 export class WasmtimeEngine implements Engine {
   readonly name = 'wasmtime';
+  /** The configuration file's variable reaches container processes; nothing else does. */
+  readonly shimEnv = [CONFIG_ENV];
   readonly #options: WasmtimeEngineOptions;
   #native: typeof WasmtimeNode | undefined;
   #worker: Worker | undefined;
