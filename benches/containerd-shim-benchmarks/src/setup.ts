@@ -33,7 +33,7 @@ export interface BenchEnv {
 }
 
 /** Engines whose shims are benchmarked beside runc. */
-export const ENGINES = ['v8', 'wasmtime', 'wasmedge'] as const;
+export const ENGINES = ['v8', 'wasmtime', 'wasmer', 'wasmedge'] as const;
 
 /** Starts containerd and lays out the rootfs directories. */
 export async function setUp(namespace: string, env: Record<string, string> = {}): Promise<BenchEnv> {
