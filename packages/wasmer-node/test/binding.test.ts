@@ -139,6 +139,16 @@ describe('WasiRunner', () => {
     expect(output('stdout')).toBe('through a link\n');
   });
 
+  it('never resolves an absolute symlink of a preopen dir other than / against the host root', () => {
+    const root = join(dir, 'root');
+    mkdirSync(root, { recursive: true });
+    writeFileSync(join(dir, 'outside.txt'), 'host content\n');
+    symlinkSync(dir, join(root, 'up'));
+    const status = runner('fs').run({ args: ['fs', 'read', '/up/outside.txt'], env: [], preopenDir: root, ...stdio() });
+    expect(status).not.toBe(0);
+    expect(output('stdout')).not.toContain('host content');
+  });
+
   it('fails memory.grow past memoryLimitBytes', () => {
     const status = runner('grow', 16 * 1024 * 1024).run({ args: ['grow', '64'], env: [], ...stdio() });
     expect(status).toBe(1);

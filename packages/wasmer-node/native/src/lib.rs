@@ -10,6 +10,7 @@
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::FromRawFd;
+use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::ptr::NonNull;
 use std::sync::Arc;
@@ -258,6 +259,68 @@ impl VirtualFile for HostFd {
     }
 }
 
+/// The process root as the guest's `/`, with every path resolved by the kernel.
+///
+/// wasmer-wasix resolves symlinks itself when the filesystem reports them: it refuses relative
+/// links that climb above the preopen and follows longer chains than the kernel's 40 links. When
+/// the preopen is the process root (a container process after its root change), the kernel's own
+/// resolution is exactly right: absolute links, `..` and `/proc/self/root` all stay inside the
+/// root. So this filesystem reports links as what they point to (`symlink_metadata` follows them),
+/// and wasix hands whole paths to the kernel. Only for `/`: below it the kernel would resolve
+/// absolute links against the real root, outside the preopen.
+#[derive(Debug)]
+struct KernelResolved(virtual_fs::host_fs::FileSystem);
+
+impl virtual_fs::FileSystem for KernelResolved {
+    fn readlink(&self, path: &Path) -> virtual_fs::Result<PathBuf> {
+        self.0.readlink(path)
+    }
+
+    fn read_dir(&self, path: &Path) -> virtual_fs::Result<virtual_fs::ReadDir> {
+        self.0.read_dir(path)
+    }
+
+    fn create_dir(&self, path: &Path) -> virtual_fs::Result<()> {
+        self.0.create_dir(path)
+    }
+
+    fn create_symlink(&self, source: &Path, target: &Path) -> virtual_fs::Result<()> {
+        self.0.create_symlink(source, target)
+    }
+
+    fn hard_link(&self, source: &Path, target: &Path) -> virtual_fs::Result<()> {
+        self.0.hard_link(source, target)
+    }
+
+    fn remove_dir(&self, path: &Path) -> virtual_fs::Result<()> {
+        self.0.remove_dir(path)
+    }
+
+    fn rename<'a>(
+        &'a self,
+        from: &'a Path,
+        to: &'a Path,
+    ) -> Pin<Box<dyn std::future::Future<Output = virtual_fs::Result<()>> + Send + 'a>> {
+        self.0.rename(from, to)
+    }
+
+    fn metadata(&self, path: &Path) -> virtual_fs::Result<virtual_fs::Metadata> {
+        self.0.metadata(path)
+    }
+
+    fn symlink_metadata(&self, path: &Path) -> virtual_fs::Result<virtual_fs::Metadata> {
+        self.0.metadata(path)
+    }
+
+    fn remove_file(&self, path: &Path) -> virtual_fs::Result<()> {
+        self.0.remove_file(path)
+    }
+
+    fn new_open_options(&self) -> virtual_fs::OpenOptions<'_> {
+        self.0.new_open_options()
+    }
+}
+
 /// Options of a runner's engine.
 #[napi(object)]
 pub struct RunnerOptions {
@@ -359,7 +422,13 @@ impl WasiRunner {
         if let Some(dir) = &options.preopen_dir {
             let fs = virtual_fs::host_fs::FileSystem::new(self.tokio.handle().clone(), dir)
                 .map_err(|e| failure(format!("cannot use {dir} as the guest's /: {e}")))?;
-            wasi.set_fs(Arc::new(fs) as Arc<dyn virtual_fs::FileSystem + Send + Sync>);
+            let is_root = std::fs::canonicalize(dir).is_ok_and(|d| d == Path::new("/"));
+            let fs: Arc<dyn virtual_fs::FileSystem + Send + Sync> = if is_root {
+                Arc::new(KernelResolved(fs))
+            } else {
+                Arc::new(fs)
+            };
+            wasi.set_fs(fs);
             wasi.add_preopen_dir("/")
                 .map_err(|e| failure(format!("cannot preopen {dir} as the guest's /: {e}")))?;
         }
