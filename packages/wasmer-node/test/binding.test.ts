@@ -89,12 +89,12 @@ describe('WasiRunner', () => {
   });
 
   it('throws the trap message when the guest traps', () => {
-    expect(() => runner('unreachable').run({ args: ['x'], env: [], ...stdio() })).toThrow(/unreachable/);
+    expect(() => runner('unreachable').run({ args: ['x'], env: [], ...stdio() })).toThrow(/^wasm trap: unreachable/);
   });
 
   it('names the module and function of an import nobody provides', () => {
     expect(() => runner('missing_import').run({ args: ['x'], env: [], ...stdio() })).toThrow(
-      /"env"\."nobody_provides"|env.*nobody_provides/,
+      /^cannot start the guest: .*"env"\."nobody_provides": unknown import/,
     );
   });
 
@@ -159,6 +159,13 @@ describe('WasiRunner', () => {
     const status = runner('grow').run({ args: ['grow', '64'], env: [], ...stdio() });
     expect(status).toBe(0);
     expect(output('stdout')).toContain('done');
+  });
+
+  it('refuses to start a module whose initial memory is above memoryLimitBytes', () => {
+    // args_env (C with wasi-libc) starts with 2 pages; the cap is 1.
+    expect(() => runner('args_env', 65536).run({ args: ['x'], env: [], ...stdio() })).toThrow(
+      /cannot start the guest: .*needs 2 pages of memory at start, above the limit of 1 pages/,
+    );
   });
 
   it('rejects a negative memory limit', () => {

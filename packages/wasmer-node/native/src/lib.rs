@@ -26,7 +26,7 @@ use wasmer::sys::vm::{
 use wasmer::sys::{BaseTunables, Cranelift, EngineBuilder, NativeEngineExt, Tunables};
 use wasmer::{Engine, MemoryType, Module, Pages, RuntimeError, Store, TableType};
 use wasmer_wasix::runtime::task_manager::tokio::TokioTaskManager;
-use wasmer_wasix::{PluggableRuntime, WasiEnv, WasiError};
+use wasmer_wasix::{PluggableRuntime, WasiEnv, WasiError, WasiRuntimeError};
 
 /// The function a WASI command starts at.
 const START: &str = "_start";
@@ -436,7 +436,7 @@ impl WasiRunner {
         let mut store = Store::new(self.engine.clone());
         let (instance, env) = wasi
             .instantiate(module.clone(), &mut store)
-            .map_err(|e| failure(chain(&e)))?;
+            .map_err(|e| failure(describe_setup(&e)))?;
         let func = options.func.as_deref().unwrap_or(START);
 
         let outcome = (|| -> std::result::Result<(), RunFailure> {
@@ -487,9 +487,23 @@ impl From<RuntimeError> for RunFailure {
     }
 }
 
+/// Why a guest could not be instantiated (an import nobody provides, a memory above the limit…).
+fn describe_setup(err: &WasiRuntimeError) -> String {
+    // wasix files every instantiation failure under "Memory access error"; the inner error
+    // alone says what happened.
+    let what = match err {
+        WasiRuntimeError::Thread(inner) => chain(inner),
+        other => chain(other),
+    };
+    format!("cannot start the guest: {what}")
+}
+
 /// A trap's message, then the top of its wasm backtrace.
 fn describe_trap(err: &RuntimeError) -> String {
-    let mut out = err.message();
+    let mut out = match err.clone().to_trap() {
+        Some(_) => format!("wasm trap: {}", err.message()),
+        None => err.message(),
+    };
     let trace = err.trace();
     if !trace.is_empty() {
         out.push_str("\nwasm backtrace:");
