@@ -10,9 +10,9 @@
  *
  * Ending the process while a guest runs: Node's `process.exit` joins worker threads, and a thread
  * inside native code never notices Node asking it to stop. Wasmer offers no interruption that
- * reaches a running guest from another thread (its host interrupt is experimental and works by
- * signalling the guest's thread), so on `exit` with a guest still running the process ends at
- * once with the same status through `_exit(2)`.
+ * reaches a running guest from another thread (its experimental host interrupt takes over
+ * SIGUSR1, which starts Node's inspector), so on `exit` with a guest still running the process
+ * ends at once with the same status through `_exit(2)`.
  */
 import { Worker } from 'node:worker_threads';
 

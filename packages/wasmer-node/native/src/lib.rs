@@ -526,8 +526,8 @@ fn describe_trap(err: &RuntimeError) -> String {
 /// Ends the process at once with `code` (`_exit(2)`): no exit handlers, no joining of threads.
 ///
 /// Wasmer has no interruption that reaches a running guest from another thread here (its host
-/// interrupt is experimental and signal-based), so a process that must end while a guest runs
-/// ends this way; Node's own `process.exit` would wait for the worker thread running it.
+/// interrupt takes over SIGUSR1, which starts Node's inspector), so a process that must end while
+/// a guest runs ends this way; Node's own `process.exit` would wait for the worker thread running it.
 #[napi]
 pub fn exit_now(code: i32) {
     // SAFETY: _exit never returns and touches no Rust or JS state.
