@@ -42,6 +42,11 @@ export declare class WasiRunner {
    * export, unknown import, bad fd).
    */
   run(options: RunOptions): number;
+  /**
+   * Like `run`, on a thread of libuv's pool: the JS thread stays free (for signals), without a
+   * worker thread's own JS engine. Resolves the exit code; rejects as `run` throws.
+   */
+  runAsync(options: RunOptions): Promise<number>;
 }
 
 /** Ends the process at once with `code` (`_exit(2)`): no exit handlers, no joining of worker threads. */

@@ -45,6 +45,21 @@ function runner(module: Parameters<typeof testModule>[0], memoryLimitBytes?: num
 }
 
 describe('WasiRunner', () => {
+  it("runs on libuv's pool with runAsync, leaving the JS thread free", async () => {
+    expect(await runner('hello_world').runAsync({ args: ['hello'], env: [], ...stdio() })).toBe(0);
+    expect(output('stdout')).toBe('hello world\n');
+    await expect(runner('exit_code').runAsync({ args: ['exit_code'], env: [], ...stdio() })).resolves.toBe(42);
+    expect(() => new WasiRunner().runAsync({ args: [], env: [], ...stdio() })).toThrow('no module: call compile() first');
+    // While a guest sleeps on the pool, timers still fire on this thread.
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 5);
+    const sleeping = runner('sleep').runAsync({ args: ['sleep', '0.3'], env: [], ...stdio() });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(ticks).toBeGreaterThan(3);
+    expect(await sleeping).toBe(0);
+    clearInterval(timer);
+  });
+
   it('runs _start with the given stdout and returns 0', () => {
     const status = runner('hello_world').run({ args: ['hello'], env: [], ...stdio() });
     expect(status).toBe(0);

@@ -16,8 +16,8 @@ use std::ptr::NonNull;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use napi::bindgen_prelude::Uint8Array;
-use napi::{Error, Result, Status};
+use napi::bindgen_prelude::{AsyncTask, Uint8Array};
+use napi::{Env, Error, Result, Status, Task};
 use napi_derive::napi;
 use virtual_fs::{AsyncRead, AsyncSeek, AsyncWrite, ReadBuf, VirtualFile};
 use wasmer::sys::vm::{
@@ -109,7 +109,10 @@ impl Tunables for CappedMemory {
     ) -> std::result::Result<VMMemory, MemoryError> {
         let ty = self.check(ty)?;
         // SAFETY: the caller's guarantee about `vm_definition_location` is passed on unchanged.
-        unsafe { self.base.create_vm_memory(&ty, style, vm_definition_location) }
+        unsafe {
+            self.base
+                .create_vm_memory(&ty, style, vm_definition_location)
+        }
     }
 
     fn create_host_table(
@@ -354,8 +357,9 @@ pub struct RunOptions {
 pub struct WasiRunner {
     engine: Engine,
     module: Option<Module>,
-    /// wasmer-wasix does its I/O and timers through tokio; one small runtime per runner.
-    tokio: tokio::runtime::Runtime,
+    /// wasmer-wasix does its I/O and timers through tokio; one small runtime per runner, shared
+    /// with the runs on libuv's pool (`runAsync`).
+    tokio: Arc<tokio::runtime::Runtime>,
 }
 
 #[napi]
@@ -382,7 +386,7 @@ impl WasiRunner {
         Ok(Self {
             engine,
             module: None,
-            tokio,
+            tokio: Arc::new(tokio),
         })
     }
 
@@ -400,79 +404,128 @@ impl WasiRunner {
     /// Wasmer's trap message, or when the guest cannot be set up.
     #[napi]
     pub fn run(&self, options: RunOptions) -> Result<i32> {
-        let module = self
-            .module
-            .as_ref()
-            .ok_or_else(|| failure("no module: call compile() first"))?;
-        let _entered = self.tokio.enter();
-
-        let mut runtime = PluggableRuntime::new(Arc::new(TokioTaskManager::new(
-            self.tokio.handle().clone(),
-        )));
-        runtime.set_engine(self.engine.clone());
-
-        let mut args = options.args.into_iter();
-        let mut wasi = WasiEnv::builder(args.next().unwrap_or_default());
-        wasi.add_args(args);
-        wasi.add_envs(options.env);
-        wasi.set_runtime(Arc::new(runtime));
-        wasi.set_stdin(Box::new(HostFd::dup(options.stdin, 0, "stdin")?));
-        wasi.set_stdout(Box::new(HostFd::dup(options.stdout, 1, "stdout")?));
-        wasi.set_stderr(Box::new(HostFd::dup(options.stderr, 2, "stderr")?));
-        if let Some(dir) = &options.preopen_dir {
-            let fs = virtual_fs::host_fs::FileSystem::new(self.tokio.handle().clone(), dir)
-                .map_err(|e| failure(format!("cannot use {dir} as the guest's /: {e}")))?;
-            let is_root = std::fs::canonicalize(dir).is_ok_and(|d| d == Path::new("/"));
-            let fs: Arc<dyn virtual_fs::FileSystem + Send + Sync> = if is_root {
-                Arc::new(KernelResolved(fs))
-            } else {
-                Arc::new(fs)
-            };
-            wasi.set_fs(fs);
-            wasi.add_preopen_dir("/")
-                .map_err(|e| failure(format!("cannot preopen {dir} as the guest's /: {e}")))?;
-        }
-
-        let mut store = Store::new(self.engine.clone());
-        let (instance, env) = wasi
-            .instantiate(module.clone(), &mut store)
-            .map_err(|e| failure(describe_setup(&e)))?;
-        let func = options.func.as_deref().unwrap_or(START);
-
-        let outcome = (|| -> std::result::Result<(), RunFailure> {
-            let entry = instance
-                .exports
-                .get_function(func)
-                .map_err(|_| RunFailure::Setup(format!("the module exports no function {func}")))?
-                .clone();
-            if !entry.ty(&store).params().is_empty() {
-                return Err(RunFailure::Setup(format!(
-                    "function {func} takes parameters; an entrypoint must take none"
-                )));
-            }
-            if func != START {
-                if let Ok(init) = instance.exports.get_function(INITIALIZE) {
-                    init.clone().call(&mut store, &[])?;
-                }
-            }
-            entry.call(&mut store, &[])?;
-            Ok(())
-        })();
-
-        let status = match outcome {
-            Ok(()) => Ok(0),
-            Err(RunFailure::Trap(err)) => match err.downcast::<WasiError>() {
-                Ok(WasiError::Exit(code)) => Ok(code.raw()),
-                Ok(other) => Err(failure(other.to_string())),
-                Err(err) => Err(failure(describe_trap(&err))),
-            },
-            Err(RunFailure::Setup(message)) => Err(failure(message)),
-        };
-        // Closes the guest's descriptors and ends its process record.
-        let code = status.as_ref().map_or(1, |c| *c);
-        env.on_exit(&mut store, Some(code.into()));
-        status
+        run_module(&self.engine, self.compiled()?, &self.tokio, options)
     }
+
+    /// Like `run`, on a thread of libuv's pool rather than the calling one: the promise settles
+    /// with the exit status (or the error `run` would throw). The JS thread stays free, without
+    /// the memory of a worker thread's own JS engine.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn run_async(&self, options: RunOptions) -> Result<AsyncTask<RunTask>> {
+        Ok(AsyncTask::new(RunTask {
+            engine: self.engine.clone(),
+            module: self.compiled()?,
+            tokio: self.tokio.clone(),
+            options: Some(options),
+        }))
+    }
+
+    fn compiled(&self) -> Result<Module> {
+        self.module
+            .clone()
+            .ok_or_else(|| failure("no module: call compile() first"))
+    }
+}
+
+/// A `run` on libuv's thread pool (see `WasiRunner::runAsync`).
+pub struct RunTask {
+    engine: Engine,
+    module: Module,
+    tokio: Arc<tokio::runtime::Runtime>,
+    options: Option<RunOptions>,
+}
+
+impl Task for RunTask {
+    type Output = i32;
+    type JsValue = i32;
+
+    fn compute(&mut self) -> Result<i32> {
+        let options = self
+            .options
+            .take()
+            .ok_or_else(|| failure("the run was already started"))?;
+        run_module(&self.engine, self.module.clone(), &self.tokio, options)
+    }
+
+    fn resolve(&mut self, _env: Env, output: i32) -> Result<i32> {
+        Ok(output)
+    }
+}
+
+/// Runs `module` to completion on the calling thread and returns its exit code.
+fn run_module(
+    engine: &Engine,
+    module: Module,
+    tokio: &tokio::runtime::Runtime,
+    options: RunOptions,
+) -> Result<i32> {
+    let _entered = tokio.enter();
+
+    let mut runtime =
+        PluggableRuntime::new(Arc::new(TokioTaskManager::new(tokio.handle().clone())));
+    runtime.set_engine(engine.clone());
+
+    let mut args = options.args.into_iter();
+    let mut wasi = WasiEnv::builder(args.next().unwrap_or_default());
+    wasi.add_args(args);
+    wasi.add_envs(options.env);
+    wasi.set_runtime(Arc::new(runtime));
+    wasi.set_stdin(Box::new(HostFd::dup(options.stdin, 0, "stdin")?));
+    wasi.set_stdout(Box::new(HostFd::dup(options.stdout, 1, "stdout")?));
+    wasi.set_stderr(Box::new(HostFd::dup(options.stderr, 2, "stderr")?));
+    if let Some(dir) = &options.preopen_dir {
+        let fs = virtual_fs::host_fs::FileSystem::new(tokio.handle().clone(), dir)
+            .map_err(|e| failure(format!("cannot use {dir} as the guest's /: {e}")))?;
+        let is_root = std::fs::canonicalize(dir).is_ok_and(|d| d == Path::new("/"));
+        let fs: Arc<dyn virtual_fs::FileSystem + Send + Sync> = if is_root {
+            Arc::new(KernelResolved(fs))
+        } else {
+            Arc::new(fs)
+        };
+        wasi.set_fs(fs);
+        wasi.add_preopen_dir("/")
+            .map_err(|e| failure(format!("cannot preopen {dir} as the guest's /: {e}")))?;
+    }
+
+    let mut store = Store::new(engine.clone());
+    let (instance, env) = wasi
+        .instantiate(module, &mut store)
+        .map_err(|e| failure(describe_setup(&e)))?;
+    let func = options.func.as_deref().unwrap_or(START);
+
+    let outcome = (|| -> std::result::Result<(), RunFailure> {
+        let entry = instance
+            .exports
+            .get_function(func)
+            .map_err(|_| RunFailure::Setup(format!("the module exports no function {func}")))?
+            .clone();
+        if !entry.ty(&store).params().is_empty() {
+            return Err(RunFailure::Setup(format!(
+                "function {func} takes parameters; an entrypoint must take none"
+            )));
+        }
+        if func != START {
+            if let Ok(init) = instance.exports.get_function(INITIALIZE) {
+                init.clone().call(&mut store, &[])?;
+            }
+        }
+        entry.call(&mut store, &[])?;
+        Ok(())
+    })();
+
+    let status = match outcome {
+        Ok(()) => Ok(0),
+        Err(RunFailure::Trap(err)) => match err.downcast::<WasiError>() {
+            Ok(WasiError::Exit(code)) => Ok(code.raw()),
+            Ok(other) => Err(failure(other.to_string())),
+            Err(err) => Err(failure(describe_trap(&err))),
+        },
+        Err(RunFailure::Setup(message)) => Err(failure(message)),
+    };
+    // Closes the guest's descriptors and ends its process record.
+    let code = status.as_ref().map_or(1, |c| *c);
+    env.on_exit(&mut store, Some(code.into()));
+    status
 }
 
 /// Why a run ended without returning.
