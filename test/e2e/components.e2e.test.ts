@@ -4,8 +4,6 @@
  * host network, answering a real request and draining on `ctr task kill`.
  */
 import { createWriteStream, mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -14,35 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { PrivateContainerd } from '@runwasi/containerd-shim-wasm-test';
 import { Builder } from '@runwasi/oci-tar-builder';
 
-import { eventually, makeShimBinDir, REPO, SHIM_TEST_ENV, shimProcessesOf, spawnCtr } from './helpers';
+import { eventually, freePort, httpRequest, makeShimBinDir, REPO, SHIM_TEST_ENV, shimProcessesOf, spawnCtr } from './helpers';
 
 const RUNTIME = 'io.containerd.wasmtime.v1';
 const COMPONENTS = join(REPO, 'packages', 'wasmtime-node', 'dist-wasm');
 const IMAGE = 'ghcr.io/runwasi-ts/wasmtime-components:latest';
-
-/** A port nobody listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-/** One GET; resolves status and body, or undefined when nothing answers. */
-function get(port: number, path: string): Promise<{ status: number; body: string } | undefined> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      res.on('error', () => resolve(undefined));
-    });
-    req.on('error', () => resolve(undefined));
-    req.end();
-  });
-}
 
 describe('components under containerd-shim-wasmtime-v1', () => {
   let containerd: PrivateContainerd;
@@ -95,16 +69,16 @@ describe('components under containerd-shim-wasmtime-v1', () => {
       'run', '--rm', '--net-host', '--env', `WASMTIME_HTTP_PROXY_SOCKET_ADDR=127.0.0.1:${port}`,
       '--runtime', RUNTIME, IMAGE, 'p2-http', '/hello_http.wasm',
     ]);
-    expect(await eventually(async () => (await get(port, '/')) !== undefined, 30_000)).toBe(true);
-    expect(await get(port, '/')).toEqual({ status: 200, body: 'hello from a wasi:http component\n' });
+    expect(await eventually(async () => (await httpRequest(port, '/')) !== undefined, 30_000)).toBe(true);
+    expect(await httpRequest(port, '/')).toMatchObject({ status: 200, body: 'hello from a wasi:http component\n' });
     // A request in flight when the signal comes still gets its answer.
-    const slow = get(port, '/slow');
+    const slow = httpRequest(port, '/slow');
     expect(await eventually(() => run.output().includes('slow request started'))).toBe(true);
     await containerd.ctrOk(['task', 'kill', 'p2-http']);
-    expect(await slow).toEqual({ status: 200, body: 'hello after a while\n' });
+    expect(await slow).toMatchObject({ status: 200, body: 'hello after a while\n' });
     expect(await run.exited).toBe(0);
     expect(run.output()).toContain('handled a request\n');
-    expect(await get(port, '/')).toBeUndefined();
+    expect(await httpRequest(port, '/')).toBeUndefined();
   });
 
   it('ends a draining proxy at once on a second ctr task kill', async () => {
@@ -113,13 +87,13 @@ describe('components under containerd-shim-wasmtime-v1', () => {
       'run', '--rm', '--net-host', '--env', `WASMTIME_HTTP_PROXY_SOCKET_ADDR=127.0.0.1:${port}`,
       '--runtime', RUNTIME, IMAGE, 'p2-http-twice', '/hello_http.wasm',
     ]);
-    expect(await eventually(async () => (await get(port, '/')) !== undefined, 30_000)).toBe(true);
+    expect(await eventually(async () => (await httpRequest(port, '/')) !== undefined, 30_000)).toBe(true);
     // Keeps the drain from finishing before the second signal: the guest sleeps 1.5 s.
-    const slow = get(port, '/slow');
+    const slow = httpRequest(port, '/slow');
     expect(await eventually(() => run.output().includes('slow request started'))).toBe(true);
     await containerd.ctrOk(['task', 'kill', 'p2-http-twice']);
     // Draining: the listener is closed (and the first signal handled, so the second is not merged).
-    expect(await eventually(async () => (await get(port, '/')) === undefined)).toBe(true);
+    expect(await eventually(async () => (await httpRequest(port, '/')) === undefined)).toBe(true);
     await containerd.ctrOk(['task', 'kill', 'p2-http-twice']);
     expect(await run.exited).toBe(143);
     expect(await slow).toBeUndefined();

@@ -4,40 +4,16 @@
  * demo component, both as a classic image and as a wasm-layer image (read from the content store).
  */
 import { rmSync } from 'node:fs';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { PrivateContainerd } from '@runwasi/containerd-shim-wasm-test';
 
-import { eventually, makeShimBinDir, REPO, SHIM_TEST_ENV, shimProcessesOf, spawnCtr } from './helpers';
+import { eventually, freePort, httpRequest, makeShimBinDir, REPO, SHIM_TEST_ENV, shimProcessesOf, spawnCtr } from './helpers';
 
 const RUNTIME = 'io.containerd.wasmtime.v1';
 const DIST = join(REPO, 'packages', 'wasi-demo-app', 'dist');
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
-
-function send(port: number, method: string, path: string): Promise<{ status: number; type: string; body: string } | undefined> {
-  return new Promise((resolve) => {
-    const req = request({ host: '127.0.0.1', port, path, method, agent: false }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (d: string) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body }));
-      res.on('error', () => resolve(undefined));
-    });
-    req.on('error', () => resolve(undefined));
-    req.end();
-  });
-}
 
 describe('demo component images under containerd-shim-wasmtime-v1', () => {
   let containerd: PrivateContainerd;
@@ -82,13 +58,13 @@ describe('demo component images under containerd-shim-wasmtime-v1', () => {
       await containerd.createContainerWithoutSnapshot({ id, image, runtime: RUNTIME, args: [arg0], env: [env], hostNetwork: true });
       run = spawnCtr(containerd, ['task', 'start', id]);
     }
-    expect(await eventually(async () => (await send(port, 'GET', '/')) !== undefined, 30_000)).toBe(true);
-    expect(await send(port, 'GET', '/hello?name=test')).toEqual({
+    expect(await eventually(async () => (await httpRequest(port, '/')) !== undefined, 30_000)).toBe(true);
+    expect(await httpRequest(port, '/hello?name=test')).toEqual({
       status: 200,
       type: 'text/plain',
       body: 'hello from wasi:http: GET /hello?name=test\n',
     });
-    expect((await send(port, 'POST', '/submit'))?.body).toBe('hello from wasi:http: POST /submit\n');
+    expect((await httpRequest(port, '/submit', 'POST'))?.body).toBe('hello from wasi:http: POST /submit\n');
     await containerd.ctrOk(['task', 'kill', id]);
     expect(await run.exited).toBe(0);
     expect(run.output()).toContain('wasi-http-demo: GET /hello?name=test\n');

@@ -15,7 +15,7 @@ export { createRuntimeContext, DEFAULT_FUNC, envToObject, parseEntrypoint, specM
 export { readModule, resolveModulePath } from './container/path.js';
 export { checkWasiImports } from './container/imports.js';
 export type { ShimErrorCode } from './sandbox/error.js';
-export { describeError, errorCode, isNotFound, ShimError } from './sandbox/error.js';
+export { describeError, errorCode, fromAddonError, isNotFound, ShimError } from './sandbox/error.js';
 export type { ShimVersion } from './sandbox/cli.js';
 export { parseArgs, runShim } from './sandbox/cli.js';
 export type { OciProcess, OciSpec } from './sandbox/oci.js';

@@ -18,7 +18,7 @@
  */
 import type * as WasmEdgeNapi from '@runwasi/wasmedge-napi';
 import type { Engine, Precompiler, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
-import { envToObject, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
+import { envToObject, fromAddonError, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
 
 import { stripWasmEdgeSections } from './aot.js';
 import { loadWasmEdge } from './install.js';
@@ -151,8 +151,7 @@ export class WasmEdgeEngine implements Engine {
         func,
       });
     } catch (err) {
-      const code = (err as { code?: string }).code === 'InvalidArg' ? 'INVALID_ARGUMENT' : 'INTERNAL';
-      throw new ShimError(code, (err as Error).message);
+      throw fromAddonError(err);
     }
   }
 }

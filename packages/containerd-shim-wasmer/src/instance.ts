@@ -16,18 +16,12 @@
  */
 import type * as WasmerNode from '@runwasi/wasmer-node';
 import type { Engine, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
-import { envToObject, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
+import { envToObject, fromAddonError, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
 
 /** Options of {@link WasmerEngine}. */
 export interface WasmerEngineOptions {
   /** Cap on each linear memory of the guest, in bytes; `memory.grow` past it fails. Default: none. */
   readonly memoryLimitBytes?: number;
-}
-
-/** Turns an error of the native addon into the shim's error, `prefix` naming what failed. */
-function nativeError(err: unknown, prefix = ''): ShimError {
-  const code = (err as { code?: string }).code === 'InvalidArg' ? 'INVALID_ARGUMENT' : 'INTERNAL';
-  return new ShimError(code, `${prefix}${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
 
 /** The Wasmer engine. */
@@ -52,7 +46,7 @@ export class WasmerEngine implements Engine {
         this.#options.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: this.#options.memoryLimitBytes },
       );
     } catch (err) {
-      throw nativeError(err, 'cannot start the Wasmer runner: ');
+      throw fromAddonError(err, 'cannot start the Wasmer runner: ');
     }
     this.#native = native;
     process.on('exit', (code) => this.#stopGuest(code));
@@ -64,7 +58,7 @@ export class WasmerEngine implements Engine {
     try {
       this.#loaded().compile(bytes);
     } catch (err) {
-      throw nativeError(err, `${ctx.entrypoint.arg0}: `);
+      throw fromAddonError(err, `${ctx.entrypoint.arg0}: `);
     }
   }
 
@@ -83,7 +77,7 @@ export class WasmerEngine implements Engine {
     try {
       return await this.#loaded().runAsync(options);
     } catch (err) {
-      throw nativeError(err);
+      throw fromAddonError(err);
     } finally {
       this.#busy = false;
     }

@@ -26,7 +26,7 @@ import { isIP } from 'node:net';
 
 import type * as WasmtimeNode from '@runwasi/wasmtime-node';
 import type { Engine, Precompiler, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
-import { envToObject, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
+import { envToObject, fromAddonError, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
 
 import type { WasmtimeConfig } from './config.js';
 import { CONFIG_ENV, loadWasmtimeConfig } from './config.js';
@@ -74,15 +74,6 @@ export interface WasmtimeEngineOptions {
   readonly exitGraceMs?: number;
 }
 
-/** The error code napi-rs gives invalid arguments (a bad module, option or descriptor). */
-const INVALID_ARG = 'InvalidArg';
-
-/** Turns an error of the native addon into the shim's error, `prefix` naming what failed. */
-function nativeError(err: unknown, prefix = ''): ShimError {
-  const code = (err as { code?: string }).code === INVALID_ARG ? 'INVALID_ARGUMENT' : 'INTERNAL';
-  return new ShimError(code, `${prefix}${err instanceof Error ? err.message : String(err)}`, { cause: err });
-}
-
 /** The wasmtime engine. */
 export class WasmtimeEngine implements Engine {
   readonly name = 'wasmtime';
@@ -116,7 +107,7 @@ export class WasmtimeEngine implements Engine {
       try {
         return this.#loaded().precompile(bytes);
       } catch (err) {
-        throw nativeError(err);
+        throw fromAddonError(err);
       }
     },
   };
@@ -146,7 +137,7 @@ export class WasmtimeEngine implements Engine {
     try {
       runner = new native.WasiRunner(JSON.parse(JSON.stringify(runnerOptions)) as WasmtimeNode.RunnerOptions);
     } catch (err) {
-      throw nativeError(err, 'the wasmtime configuration is not usable: ');
+      throw fromAddonError(err, 'the wasmtime configuration is not usable: ');
     }
     this.#native = native;
     this.#runner = runner;
@@ -167,7 +158,7 @@ export class WasmtimeEngine implements Engine {
     try {
       kind = ctx.precompiled ? runner.loadPrecompiled(ctx.precompiled) : runner.compile(await readModule(ctx));
     } catch (err) {
-      throw nativeError(err, `${ctx.entrypoint.arg0}: `);
+      throw fromAddonError(err, `${ctx.entrypoint.arg0}: `);
     }
     this.#kind = kind;
     if (kind !== 'module' && ctx.entrypoint.func !== '_start') {
@@ -200,7 +191,7 @@ export class WasmtimeEngine implements Engine {
     try {
       return await this.#loaded().runAsync(options);
     } catch (err) {
-      throw nativeError(err);
+      throw fromAddonError(err);
     }
   }
 
@@ -236,8 +227,7 @@ export class WasmtimeEngine implements Engine {
       server = new native.ProxyServer(this.#handle, options);
       server.start();
     } catch (err) {
-      const code = (err as { code?: string }).code === 'InvalidArg' ? 'INVALID_ARGUMENT' : 'INTERNAL';
-      throw new ShimError(code, `cannot serve ${ctx.entrypoint.arg0}: ${(err as Error).message}`, { cause: err });
+      throw fromAddonError(err, `cannot serve ${ctx.entrypoint.arg0}: `);
     }
     this.#server = server;
     await server.wait();

@@ -88,6 +88,17 @@ export function errorCode(err: unknown): ShimErrorCode {
 /** True when `err` is a ShimError of class NOT_FOUND. */
 export const isNotFound = (err: unknown): boolean => errorCode(err) === 'NOT_FOUND';
 
+/**
+ * An error thrown by a napi-rs addon (an engine binding) as the shim's error: napi's `InvalidArg`
+ * status (a bad module, option or descriptor) becomes INVALID_ARGUMENT, anything else INTERNAL.
+ * `prefix` says what failed, e.g. the module's path.
+ */
+export function fromAddonError(err: unknown, prefix = ''): ShimError {
+  if (err instanceof ShimError) return err;
+  const code = (err as { code?: unknown } | null)?.code === 'InvalidArg' ? 'INVALID_ARGUMENT' : 'INTERNAL';
+  return new ShimError(code, `${prefix}${err instanceof Error ? err.message : String(err)}`, { cause: err });
+}
+
 /** A one-line description of any thrown value, including its causes, never its stack. */
 export function describeError(err: unknown): string {
   const parts: string[] = [];
