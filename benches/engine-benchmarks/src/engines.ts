@@ -1,0 +1,244 @@
+/**
+ * The engines under test, each run through the library its shim uses. Adding an engine is one
+ * entry in {@link ENGINES}: a name, how it runs, and a `measure` that compiles and runs one module
+ * in the measuring child process (`measure.ts`), timing compilation apart from the run where the
+ * engine's API allows it.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+
+import type * as NodeWasi from 'node:wasi';
+
+import { findWasmEdge } from '@runwasi/shim-wasmedge';
+
+import type { Size } from './kernels.js';
+
+/** One compile-and-run of a module. */
+export interface Job {
+  /** The wasm32-wasi module. */
+  readonly wasmPath: string;
+  /** The guest's argv without the program name. */
+  readonly args: readonly string[];
+  /** Descriptors of the measuring process that become the guest's stdin, stdout and stderr. */
+  readonly stdin: number;
+  readonly stdout: number;
+  readonly stderr: number;
+}
+
+/** What one measurement took, in milliseconds. */
+export interface Timing {
+  /** Module compilation, or null when the engine does not separate it from the run. */
+  readonly compileMs: number | null;
+  /** Instantiation and the guest's run to its exit (for CLI engines: the whole process). */
+  readonly runMs: number;
+  /** The guest's exit status. */
+  readonly status: number;
+}
+
+/** An engine as the benchmark knows it. */
+export interface BenchEngine {
+  /** Column name in the tables, e.g. `wasmtime`. */
+  readonly name: string;
+  /** The library (and entry point) the engine runs through. */
+  readonly library: string;
+  /** How it executes wasm: JIT tier, interpreter, AOT; and whether that is what its shim does. */
+  readonly mode: string;
+  /** `reduced` for engines too slow for the full sizes (interpreters); compared with native at the same size. */
+  readonly size: Exclude<Size, 'tiny'>;
+  /** Why this engine cannot run on this machine, or undefined when it can. Called in the parent. */
+  unavailable(): string | undefined;
+  /** Compiles and runs `job` once. Called in a fresh measuring process per measurement. */
+  measure(job: Job): Promise<Timing>;
+}
+
+function now(): number {
+  return performance.now();
+}
+
+function reasonOf(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0] ?? 'unknown error';
+}
+
+/** The subset of `@runwasi/wasmtime-node`'s API the benchmark uses (also what a sibling napi engine would offer). */
+interface NapiWasiRunner {
+  compile(bytes: Uint8Array): void;
+  run(options: { args: string[]; env: [string, string][]; stdin: number; stdout: number; stderr: number }): number;
+}
+
+/**
+ * An engine reached through a napi package exporting a `WasiRunner` class with `compile(bytes)` and
+ * a synchronous `run(options)`, as `@runwasi/wasmtime-node` does.
+ */
+export function napiRunnerEngine(name: string, pkg: string, mode: string): BenchEngine {
+  const load = (): new () => NapiWasiRunner =>
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    (require(pkg) as { WasiRunner: new () => NapiWasiRunner }).WasiRunner;
+  return {
+    name,
+    library: `${pkg} (WasiRunner)`,
+    mode,
+    size: 'full',
+    unavailable() {
+      try {
+        load();
+        return undefined;
+      } catch (err) {
+        return `${pkg} does not load: ${reasonOf(err)}`;
+      }
+    },
+    async measure(job) {
+      const runner = new (load())();
+      const bytes = readFileSync(job.wasmPath);
+      const t0 = now();
+      runner.compile(bytes);
+      const t1 = now();
+      const status = runner.run({
+        args: ['kernel', ...job.args],
+        env: [],
+        stdin: job.stdin,
+        stdout: job.stdout,
+        stderr: job.stderr,
+      });
+      return { compileMs: t1 - t0, runMs: now() - t1, status };
+    },
+  };
+}
+
+/** V8 through `node:wasi` and the `WebAssembly` global, as `@runwasi/shim-v8` runs guests. */
+export const v8Engine: BenchEngine = {
+  name: 'v8',
+  library: 'node:wasi + WebAssembly',
+  mode: `V8 ${process.versions.v8}: Liftoff baseline at compile, TurboFan tier-up during the run (as the shim runs it)`,
+  size: 'full',
+  unavailable: () => undefined,
+  async measure(job) {
+    const bytes = readFileSync(job.wasmPath);
+    const t0 = now();
+    const module = await WebAssembly.compile(bytes);
+    const t1 = now();
+    // Loaded here, not at the top: node:wasi warns that it is experimental when first loaded.
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { WASI } = require('node:wasi') as typeof NodeWasi;
+    const wasi = new WASI({
+      version: 'preview1',
+      args: ['kernel', ...job.args],
+      env: {},
+      returnOnExit: true,
+      stdin: job.stdin,
+      stdout: job.stdout,
+      stderr: job.stderr,
+    });
+    const instance = await WebAssembly.instantiate(module, wasi.getImportObject() as WebAssembly.Imports);
+    const status = wasi.start(instance);
+    return { compileMs: t1 - t0, runMs: now() - t1, status };
+  },
+};
+
+/** The `wasmedge` CLI as `@runwasi/shim-wasmedge` finds it. */
+function wasmedgeCli(): { file: string; prefix: readonly string[] } {
+  return findWasmEdge();
+}
+
+/** The wasmtime crate `@runwasi/wasmtime-node` pins (read from its Cargo.toml), or undefined. */
+export function wasmtimeVersion(): string | undefined {
+  try {
+    const manifest = join(dirname(require.resolve('@runwasi/wasmtime-node/package.json')), 'native', 'Cargo.toml');
+    return readFileSync(manifest, 'utf8').match(/^wasmtime = \{ version = "=?([^"]+)"/m)?.[1];
+  } catch {
+    return undefined;
+  }
+}
+
+/** `wasmedge --version`'s first line, or undefined when WasmEdge is not found. */
+export function wasmedgeVersion(): string | undefined {
+  try {
+    const cli = wasmedgeCli();
+    const out = spawnSync(cli.file, [...cli.prefix, '--version'], { encoding: 'utf8' });
+    return out.stdout.split('\n')[0]?.replace(/^\S*\/wasmedge /, 'wasmedge ');
+  } catch {
+    return undefined;
+  }
+}
+
+function runCli(file: string, args: readonly string[], job: Job): number {
+  const result = spawnSync(file, args, { stdio: [job.stdin, job.stdout, job.stderr] });
+  if (result.error) throw result.error;
+  return result.status ?? 128;
+}
+
+function wasmedgeUnavailable(): string | undefined {
+  try {
+    wasmedgeCli();
+    return undefined;
+  } catch (err) {
+    return reasonOf(err);
+  }
+}
+
+/**
+ * WasmEdge exactly as `@runwasi/shim-wasmedge` runs a module today: the `wasmedge` CLI on the plain
+ * `.wasm`, which WasmEdge 0.14 interprets. The run time is the whole CLI process (load, validate,
+ * instantiate, run); the CLI does not report compile time apart.
+ */
+export const wasmedgeEngine: BenchEngine = {
+  name: 'wasmedge',
+  library: 'wasmedge CLI (found like @runwasi/shim-wasmedge)',
+  mode: 'interpreter: the CLI default for a plain .wasm, which is what the shim runs today',
+  size: 'reduced',
+  unavailable: wasmedgeUnavailable,
+  async measure(job) {
+    const cli = wasmedgeCli();
+    const t0 = now();
+    const status = runCli(cli.file, [...cli.prefix, job.wasmPath, ...job.args], job);
+    return { compileMs: null, runMs: now() - t0, status };
+  },
+};
+
+/**
+ * WasmEdge's ahead-of-time path, for comparison: `wasmedge compile` (LLVM) to a universal wasm
+ * file, then the CLI runs that file's native code. Not what the shim does today.
+ */
+export const wasmedgeAotEngine: BenchEngine = {
+  name: 'wasmedge-aot',
+  library: 'wasmedge CLI: `wasmedge compile`, then run the compiled file',
+  mode: 'AOT (LLVM, O2 default) — not what the shim does today',
+  size: 'full',
+  unavailable: wasmedgeUnavailable,
+  async measure(job) {
+    const cli = wasmedgeCli();
+    const dir = mkdtempSync(join(tmpdir(), 'engine-bench-aot-'));
+    try {
+      const compiled = join(dir, 'kernel.wasm');
+      const t0 = now();
+      const compile = spawnSync(cli.file, [...cli.prefix, 'compile', job.wasmPath, compiled], { encoding: 'utf8' });
+      const t1 = now();
+      if (compile.error) throw compile.error;
+      if (compile.status !== 0) throw new Error(`wasmedge compile failed: ${compile.stderr || compile.stdout}`);
+      const status = runCli(cli.file, [...cli.prefix, compiled, ...job.args], job);
+      return { compileMs: t1 - t0, runMs: now() - t1, status };
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+};
+
+/** Every engine, in column order. */
+export const ENGINES: readonly BenchEngine[] = [
+  napiRunnerEngine(
+    'wasmtime',
+    '@runwasi/wasmtime-node',
+    'Cranelift, compiled before the run, epoch interruption on (as @runwasi/shim-wasmtime runs it)',
+  ),
+  v8Engine,
+  wasmedgeEngine,
+  wasmedgeAotEngine,
+];
+
+/** The engine named `name`; throws naming the known ones. */
+export function engineNamed(name: string): BenchEngine {
+  const engine = ENGINES.find((e) => e.name === name);
+  if (!engine) throw new Error(`unknown engine ${name} (known: ${ENGINES.map((e) => e.name).join(', ')})`);
+  return engine;
+}
