@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Compiles every kernels/*.c twice: natively with gcc -O2 (the baseline every engine is compared
-# with) into dist/kernels/native/NAME, and to wasm32-wasi with clang -O2 + wasi-libc into
-# dist/kernels/wasm/NAME.wasm. Same source, same -O2, no -march: both sides get the baseline ISA.
+# Compiles every kernels/*.c three times: natively with gcc -O2 (the baseline every engine is
+# compared with) into dist/kernels/native/NAME, to wasm32-wasi with clang -O2 + wasi-libc into
+# dist/kernels/wasm/NAME.wasm, and natively with clang -O2 into dist/kernels/native-clang/NAME
+# (which separates what clang's optimizer does from what the engines do). Same source, same -O2,
+# no -march: every build targets the baseline ISA.
 # Debian packages: gcc clang lld wasi-libc libclang-rt-14-dev-wasm32.
 # Overrides: CC (default gcc), CLANG (default clang), WASI_SYSROOT.
 set -euo pipefail
@@ -27,16 +29,19 @@ trap 'rm -rf "$scratch"' EXIT
 . "$pkg_dir/../../scripts/wasi-sysroot.sh"
 
 build="$scratch/out"
-mkdir -p "$build/native" "$build/wasm"
+mkdir -p "$build/native" "$build/native-clang" "$build/wasm"
 for src in "$pkg_dir"/kernels/*.c; do
   name="$(basename "$src" .c)"
   "$CC" -O2 -Wall -Wextra -Werror "$src" -o "$build/native/$name" -lm || die "$CC failed on kernels/$name.c"
+  "$CLANG" -O2 -Wall -Wextra -Werror "$src" -o "$build/native-clang/$name" -lm ||
+    die "$CLANG (native) failed on kernels/$name.c"
   "$CLANG" --target=wasm32-wasi "--sysroot=$sysroot" -O2 -Wall -Wextra -Werror -Wl,--strip-debug \
     "$src" -o "$build/wasm/$name.wasm" || die "clang failed on kernels/$name.c"
 done
 {
   echo "native: $("$CC" --version | head -n 1) -O2"
   echo "wasm: $("$CLANG" --version | head -n 1) --target=wasm32-wasi -O2 (sysroot $sysroot)"
+  echo "native-clang: $("$CLANG" --version | head -n 1) -O2"
 } >"$build/compilers.txt"
 
 rm -rf "$out_dir"

@@ -1,13 +1,13 @@
 /**
  * Compute kernels under each wasm engine against the same C compiled natively with gcc -O2, as
- * ratios. Each round runs every (kernel, contestant) once, native included, in an order rotated
- * from round to round so machine noise is spread over all of them; every measurement is a fresh
- * process; every output is checked against the native output of the same size.
+ * ratios. Each round runs every (kernel, contestant) once, the native builds included, in an order
+ * rotated from round to round so machine noise is spread over all of them; every measurement is a
+ * fresh process; every output is checked against the gcc build's output at the same size.
  *
  *   node dist/bench.js [--rounds N] [--engines a,b] [--kernels a,b] [--size full|reduced] [--out results.json]
  *
  * Prints a ratio table and a detail table (Markdown) on stdout, progress on stderr; exits 1 when
- * any checksum differs from native.
+ * any output differs from native.
  */
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -15,7 +15,6 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import type { BenchEngine } from './engines.js';
 import { ENGINES, engineNamed, wasmedgeVersion, wasmtimeVersion } from './engines.js';
 import type { Kernel, Size } from './kernels.js';
 import { KERNELS, KERNELS_DIR } from './kernels.js';
@@ -25,12 +24,15 @@ import { geomean, median } from './stats.js';
 
 type BenchSize = Exclude<Size, 'tiny'>;
 
-/** One contestant of a round: native at a size, or an engine at its size. */
+/** What runs in a round besides the gcc baseline: an engine, or the clang native build. */
 interface Contestant {
-  readonly key: string;
-  readonly engine: BenchEngine | undefined;
+  readonly name: string;
   readonly size: BenchSize;
+  run(kernel: Kernel, arg: string): Measurement;
 }
+
+/** Name of the native clang -O2 build among the contestants. */
+const CLANG_NATIVE = 'clang-native';
 
 function fmtMs(ms: number): string {
   if (!Number.isFinite(ms)) return '–';
@@ -42,6 +44,10 @@ function fmtRatio(r: number): string {
   return r >= 10 ? `${r.toFixed(0)}×` : `${r.toFixed(2)}×`;
 }
 
+function round2(n: number): number {
+  return Number(n.toFixed(2));
+}
+
 function machineFacts(): Record<string, unknown> {
   const list = cpus();
   const lscpu = spawnSync('lscpu', [], { encoding: 'utf8' });
@@ -51,7 +57,7 @@ function machineFacts(): Record<string, unknown> {
   try {
     compilers = readFileSync(join(KERNELS_DIR, 'compilers.txt'), 'utf8').trim().split('\n');
   } catch {
-    // built by an older build script: leave it out
+    // an older build without the file: leave it out
   }
   return {
     cpu_model: list[0]?.model ?? 'unknown',
@@ -61,7 +67,6 @@ function machineFacts(): Record<string, unknown> {
     memory_gib: Number((totalmem() / 2 ** 30).toFixed(1)),
     kernel: release(),
     node: process.version,
-    v8: process.versions.v8,
     compilers,
   };
 }
@@ -96,113 +101,133 @@ async function main(): Promise<void> {
     library: e.library,
     mode: e.mode,
     size: forcedSize ?? e.size,
-    unavailable: e.unavailable(),
+    unavailable: e.unavailable() ?? null,
   }));
   for (const e of engineInfo) if (e.unavailable) console.error(`skipping ${e.name}: ${e.unavailable}`);
-  const engines = requested.filter((_, i) => !engineInfo[i]!.unavailable);
-  const sizeOf = (e: BenchEngine): BenchSize => forcedSize ?? e.size;
-  const sizes = [...new Set(engines.map(sizeOf))].sort() as BenchSize[];
-  if (sizes.length === 0) sizes.push(forcedSize ?? 'full');
-
-  const contestants: Contestant[] = [
-    ...sizes.map((size) => ({ key: `native@${size}`, engine: undefined, size })),
-    ...engines.map((engine) => ({ key: engine.name, engine, size: sizeOf(engine) })),
+  const fullSize: BenchSize = forcedSize ?? 'full';
+  const engines: Contestant[] = requested
+    .filter((_, i) => !engineInfo[i]!.unavailable)
+    .map((engine) => ({ name: engine.name, size: forcedSize ?? engine.size, run: (kernel: Kernel, arg: string) => runWasm(engine, kernel, arg) }));
+  const sizes = [...new Set([fullSize, ...engines.map((c) => c.size)])].sort() as BenchSize[];
+  // Both native builds at every size some engine runs at, then the engines. The clang build
+  // (the wasm builds' compiler, natively) separates what the engine costs from what clang's
+  // optimizer gains or loses against gcc's.
+  const schedule: Contestant[] = [
+    ...sizes.flatMap((size) => [
+      { name: `gcc@${size}`, size, run: (kernel: Kernel, arg: string) => runNative(kernel, arg, 'gcc') },
+      { name: `clang@${size}`, size, run: (kernel: Kernel, arg: string) => runNative(kernel, arg, 'clang') },
+    ]),
+    ...engines,
   ];
-  const samples = new Map<string, Measurement[]>(); // `${kernel}/${contestant}`
+  // The rows of the report: the clang build at full size, then every engine.
+  const contestants: Contestant[] = [{ ...schedule[sizes.indexOf(fullSize) * 2 + 1]!, name: CLANG_NATIVE }, ...engines];
+  const sampleName = (c: Contestant): string => (c.name === CLANG_NATIVE ? `clang@${c.size}` : c.name);
+
+  const samples = new Map<string, Measurement[]>(); // `${kernel}/${schedule name}`
+  const sampleOf = (kernel: Kernel, name: string): Measurement[] => samples.get(`${kernel.name}/${name}`) ?? [];
   // What starting a native kernel costs by itself (fib of 1), measured each round: it is part of
-  // every native time and of no engine's run time.
-  const floor: number[] = [];
+  // every native time and of no in-process engine's run time.
+  const processStart: number[] = [];
   const mismatches: string[] = [];
   const loadBefore = loadavg();
   const started = new Date();
 
   for (let round = 0; round < rounds; round++) {
-    floor.push(runNative(KERNELS.find((k) => k.name === 'fib')!, '1').runMs);
+    processStart.push(runNative(KERNELS.find((k) => k.name === 'fib')!, '1').runMs);
     for (const kernel of kernels) {
-      const order = contestants.map((_, i) => contestants[(i + round) % contestants.length]!);
+      const order = schedule.map((_, i) => schedule[(i + round) % schedule.length]!);
       for (const c of order) {
         const arg = argOf(kernel, c.size);
-        const m = c.engine ? runWasm(c.engine, kernel, arg) : runNative(kernel, arg);
-        const key = `${kernel.name}/${c.key}`;
-        samples.set(key, [...(samples.get(key) ?? []), m]);
-        console.error(`round ${round + 1}/${rounds} ${kernel.name}(${arg}) ${c.key}: ${fmtMs(m.runMs)} ms`);
+        const m = c.run(kernel, arg);
+        samples.set(`${kernel.name}/${c.name}`, [...sampleOf(kernel, c.name), m]);
+        console.error(`round ${round + 1}/${rounds} ${kernel.name}(${arg}) ${c.name}: ${fmtMs(m.runMs)} ms`);
       }
-      // Every output must equal the first native output of its size.
-      for (const c of contestants) {
-        const reference = samples.get(`${kernel.name}/native@${c.size}`)?.[0]?.output;
-        const last = samples.get(`${kernel.name}/${c.key}`)?.at(-1);
+      for (const c of schedule) {
+        const reference = sampleOf(kernel, `gcc@${c.size}`)[0]?.output;
+        const last = sampleOf(kernel, c.name).at(-1);
         if (last && last.output !== reference) {
-          mismatches.push(`${kernel.name} ${c.key} round ${round + 1}: ${JSON.stringify(last.output)} != native ${JSON.stringify(reference)}`);
+          mismatches.push(`${kernel.name} ${c.name} round ${round + 1}: ${JSON.stringify(last.output)} != gcc ${JSON.stringify(reference)}`);
         }
       }
     }
   }
 
+  const native = kernels.flatMap((kernel) =>
+    sizes.map((size) => {
+      const runs = sampleOf(kernel, `gcc@${size}`).map((m) => m.runMs);
+      return {
+        kernel: kernel.name,
+        size,
+        arg: argOf(kernel, size),
+        runs: runs.length,
+        run_ms: round2(median(runs)),
+        run_min_ms: round2(Math.min(...runs)),
+        output: sampleOf(kernel, `gcc@${size}`)[0]?.output.trim() ?? '',
+      };
+    }),
+  );
   const results = kernels.flatMap((kernel) =>
-    engines.map((engine) => {
-      const size = sizeOf(engine);
-      const runs = samples.get(`${kernel.name}/${engine.name}`) ?? [];
-      const native = samples.get(`${kernel.name}/native@${size}`) ?? [];
-      const nativeMs = median(native.map((m) => m.runMs));
+    contestants.map((c) => {
+      const runs = sampleOf(kernel, sampleName(c));
+      const clang = median(sampleOf(kernel, `clang@${c.size}`).map((m) => m.runMs));
+      const base = native.find((n) => n.kernel === kernel.name && n.size === c.size)!;
       const runMs = median(runs.map((m) => m.runMs));
+      const runMin = Math.min(...runs.map((m) => m.runMs));
       const compiles = runs.flatMap((m) => (m.compileMs === null ? [] : [m.compileMs]));
       const compileMs = compiles.length > 0 ? median(compiles) : null;
       return {
         kernel: kernel.name,
-        engine: engine.name,
-        size,
-        arg: argOf(kernel, size),
+        engine: c.name,
+        size: c.size,
+        arg: argOf(kernel, c.size),
         runs: runs.length,
-        compile_ms: compileMs === null ? null : Number(compileMs.toFixed(2)),
-        run_ms: Number(runMs.toFixed(2)),
-        run_min_ms: Number(Math.min(...runs.map((m) => m.runMs)).toFixed(2)),
-        run_max_ms: Number(Math.max(...runs.map((m) => m.runMs)).toFixed(2)),
-        native_ms: Number(nativeMs.toFixed(2)),
-        ratio_to_native: Number((runMs / nativeMs).toFixed(3)),
-        ratio_with_compile: Number(((runMs + (compileMs ?? 0)) / nativeMs).toFixed(3)),
-        checksum: runs[0]?.output.trim() ?? '',
-        checksum_matches_native: runs.every((m) => m.output === native[0]?.output),
+        compile_ms: compileMs === null ? null : round2(compileMs),
+        run_ms: round2(runMs),
+        run_min_ms: round2(runMin),
+        run_max_ms: round2(Math.max(...runs.map((m) => m.runMs))),
+        native_ms: base.run_ms,
+        native_min_ms: base.run_min_ms,
+        ratio_to_native: Number((runMs / base.run_ms).toFixed(3)),
+        ratio_of_minimums: Number((runMin / base.run_min_ms).toFixed(3)),
+        ratio_with_compile: Number(((runMs + (compileMs ?? 0)) / base.run_ms).toFixed(3)),
+        ratio_to_clang_native: Number((runMs / clang).toFixed(3)),
+        output_matches_native: runs.every((m) => m.output.trim() === base.output),
       };
     }),
   );
-  const native = kernels.flatMap((kernel) =>
-    sizes.map((size) => {
-      const runs = samples.get(`${kernel.name}/native@${size}`) ?? [];
-      return {
-        kernel: kernel.name,
-        size,
-        arg: argOf(kernel, size),
-        runs: runs.length,
-        run_ms: Number(median(runs.map((m) => m.runMs)).toFixed(2)),
-        checksum: runs[0]?.output.trim() ?? '',
-      };
-    }),
-  );
-  const geomeans = engines.map((engine) => ({
-    engine: engine.name,
-    ratio_to_native: Number(geomean(results.filter((r) => r.engine === engine.name).map((r) => r.ratio_to_native)).toFixed(3)),
-  }));
+  const geomeans = contestants.map((c) => {
+    const rows = results.filter((r) => r.engine === c.name);
+    return {
+      engine: c.name,
+      ratio_to_native: Number(geomean(rows.map((r) => r.ratio_to_native)).toFixed(3)),
+      ratio_of_minimums: Number(geomean(rows.map((r) => r.ratio_of_minimums)).toFixed(3)),
+      ratio_to_clang_native: Number(geomean(rows.map((r) => r.ratio_to_clang_native)).toFixed(3)),
+    };
+  });
 
-  // The headline: × native per kernel and engine.
-  const header = engines.map((e) => (sizeOf(e) === 'full' ? e.name : `${e.name} (${sizeOf(e)} size)`));
-  console.log(`| kernel | native gcc -O2 | ${header.join(' | ')} |`);
-  console.log(`|---|---|${engines.map(() => '---|').join('')}`);
+  // The headline: median time over the gcc build's median, per kernel and contestant.
+  const header = contestants.map((c) => (c.size === fullSize ? c.name : `${c.name} (${c.size} size)`));
+  console.log(`| kernel | gcc -O2 | ${header.join(' | ')} |`);
+  console.log(`|---|---|${contestants.map(() => '---|').join('')}`);
   for (const kernel of kernels) {
-    const nat = native.find((n) => n.kernel === kernel.name && n.size === (forcedSize ?? 'full')) ?? native.find((n) => n.kernel === kernel.name);
-    const cells = engines.map((e) => fmtRatio(results.find((r) => r.kernel === kernel.name && r.engine === e.name)!.ratio_to_native));
-    console.log(`| ${kernel.name} | ${fmtMs(nat?.run_ms ?? NaN)} ms | ${cells.join(' | ')} |`);
+    const base = native.find((n) => n.kernel === kernel.name && n.size === fullSize)!;
+    const cells = contestants.map((c) => fmtRatio(results.find((r) => r.kernel === kernel.name && r.engine === c.name)!.ratio_to_native));
+    console.log(`| ${kernel.name} | ${fmtMs(base.run_ms)} ms | ${cells.join(' | ')} |`);
   }
   console.log(`| geomean | 1× | ${geomeans.map((g) => fmtRatio(g.ratio_to_native)).join(' | ')} |`);
+  console.log(`| geomean of min/min | 1× | ${geomeans.map((g) => fmtRatio(g.ratio_of_minimums)).join(' | ')} |`);
+  console.log(`| geomean × clang-native | – | ${geomeans.map((g) => fmtRatio(g.ratio_to_clang_native)).join(' | ')} |`);
   console.log('');
-  console.log('| kernel | engine | arg | compile ms | run ms (median) | run min–max | native ms | × native | × native incl. compile |');
-  console.log('|---|---|---|---|---|---|---|---|---|');
+  console.log('| kernel | engine | arg | compile ms | run ms (median) | run min–max | gcc ms | × gcc | min/min | × gcc incl. compile |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     console.log(
       `| ${r.kernel} | ${r.engine} | ${r.arg} | ${r.compile_ms === null ? 'n/a' : fmtMs(r.compile_ms)} | ${fmtMs(r.run_ms)} | ` +
-        `${fmtMs(r.run_min_ms)}–${fmtMs(r.run_max_ms)} | ${fmtMs(r.native_ms)} | ${fmtRatio(r.ratio_to_native)} | ${fmtRatio(r.ratio_with_compile)} |`,
+        `${fmtMs(r.run_min_ms)}–${fmtMs(r.run_max_ms)} | ${fmtMs(r.native_ms)} | ${fmtRatio(r.ratio_to_native)} | ` +
+        `${fmtRatio(r.ratio_of_minimums)} | ${fmtRatio(r.ratio_with_compile)} |`,
     );
   }
-  for (const m of mismatches) console.error(`CHECKSUM MISMATCH: ${m}`);
+  for (const m of mismatches) console.error(`OUTPUT MISMATCH: ${m}`);
 
   if (values.out) {
     const report = {
@@ -211,14 +236,14 @@ async function main(): Promise<void> {
       finished: new Date().toISOString(),
       rounds,
       machine: { ...machineFacts(), loadavg_before: loadBefore, loadavg_after: loadavg() },
-      native_process_start_ms: Number(median(floor).toFixed(2)),
+      native_process_start_ms: round2(median(processStart)),
       engine_versions: { wasmtime: wasmtimeVersion(), v8: process.versions.v8, wasmedge: wasmedgeVersion() },
       engines: engineInfo,
       kernels: kernels.map((k) => ({ name: k.name, exercises: k.exercises, args: k.args })),
       native,
       results,
       geomean: geomeans,
-      checksum_mismatches: mismatches,
+      output_mismatches: mismatches,
     };
     writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
   }

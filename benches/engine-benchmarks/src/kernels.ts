@@ -1,6 +1,6 @@
 /**
- * The compute kernels: small C programs in `kernels/`, built natively (gcc -O2) and to wasm32-wasi
- * (clang -O2) by `scripts/build-kernels.sh` into `dist/kernels`. Each takes one size argument and
+ * The compute kernels: small C programs in `kernels/`, built natively (gcc -O2, and clang -O2 for
+ * comparison) and to wasm32-wasi (clang -O2) by `scripts/build-kernels.sh` into `dist/kernels`. Each takes one size argument and
  * prints one line ending in a checksum, which must be the same natively and under every engine.
  */
 import { join } from 'node:path';
@@ -33,9 +33,12 @@ export const KERNELS: readonly Kernel[] = [
 /** Where the build puts the kernels (resolved the same from `src/` under jest and from `dist/`). */
 export const KERNELS_DIR = join(__dirname, '..', 'dist', 'kernels');
 
-/** The native (gcc -O2) executable of a kernel. */
-export function nativePath(kernel: Kernel): string {
-  return join(KERNELS_DIR, 'native', kernel.name);
+/** A native build: `gcc` (the baseline) or `clang` (the compiler of the wasm builds). */
+export type NativeCompiler = 'gcc' | 'clang';
+
+/** The native -O2 executable of a kernel. */
+export function nativePath(kernel: Kernel, compiler: NativeCompiler = 'gcc'): string {
+  return join(KERNELS_DIR, compiler === 'gcc' ? 'native' : 'native-clang', kernel.name);
 }
 
 /** The wasm32-wasi module of a kernel. */

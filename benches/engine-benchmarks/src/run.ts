@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { BenchEngine, Timing } from './engines.js';
-import type { Kernel, Size } from './kernels.js';
+import type { Kernel, NativeCompiler, Size } from './kernels.js';
 import { nativePath, wasmPath } from './kernels.js';
 
 /** A measurement and what the kernel printed. */
@@ -35,13 +35,14 @@ function withOutputFile<T>(fn: (fd: number) => T): { result: T; output: string }
 }
 
 /**
- * Runs the gcc -O2 build of `kernel` once. The time is the process's wall time from spawn to exit,
- * so it includes starting a small dynamically linked executable (about a millisecond).
+ * Runs the native -O2 build of `kernel` (gcc unless told otherwise) once. The time is the process's
+ * wall time from spawn to exit, so it includes starting a small dynamically linked executable
+ * (about a millisecond).
  */
-export function runNative(kernel: Kernel, arg: string): Measurement {
+export function runNative(kernel: Kernel, arg: string, compiler: NativeCompiler = 'gcc'): Measurement {
   const { result, output } = withOutputFile((fd) => {
     const started = performance.now();
-    const run = spawnSync(nativePath(kernel), [arg], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
+    const run = spawnSync(nativePath(kernel, compiler), [arg], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
     const runMs = performance.now() - started;
     if (run.error) throw new Error(`native ${kernel.name}: ${run.error.message} (build first: pnpm nx run @runwasi/engine-benchmarks:build)`);
     return { runMs, status: run.status ?? 128, stderr: run.stderr };
