@@ -38,6 +38,8 @@ for src in "$pkg_dir"/kernels/*.c; do
   "$CLANG" --target=wasm32-wasi "--sysroot=$sysroot" -O2 -Wall -Wextra -Werror -Wl,--strip-debug \
     "$src" -o "$build/wasm/$name.wasm" || die "clang failed on kernels/$name.c"
 done
+# The timer the benchmark runs native kernels and CLI engines under (wall and CPU time of one child).
+"$CC" -O2 -Wall -Wextra -Werror "$pkg_dir/runner/cputime.c" -o "$build/cputime" || die "$CC failed on runner/cputime.c"
 {
   echo "native: $("$CC" --version | head -n 1) -O2"
   echo "wasm: $("$CLANG" --version | head -n 1) --target=wasm32-wasi -O2 (sysroot $sysroot)"

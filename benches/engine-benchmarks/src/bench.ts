@@ -12,7 +12,7 @@
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, release, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import { ENGINES, engineNamed, wasmedgeVersion, wasmtimeVersion } from './engines.js';
@@ -72,7 +72,10 @@ function machineFacts(): Record<string, unknown> {
 }
 
 async function main(): Promise<void> {
+  // `pnpm bench -- --rounds 3` hands the script a literal `--` first.
+  const argv = process.argv.slice(2);
   const { values } = parseArgs({
+    args: argv[0] === '--' ? argv.slice(1) : argv,
     options: {
       rounds: { type: 'string', default: '5' },
       engines: { type: 'string' },
@@ -125,22 +128,24 @@ async function main(): Promise<void> {
 
   const samples = new Map<string, Measurement[]>(); // `${kernel}/${schedule name}`
   const sampleOf = (kernel: Kernel, name: string): Measurement[] => samples.get(`${kernel.name}/${name}`) ?? [];
-  // What starting a native kernel costs by itself (fib of 1), measured each round: it is part of
-  // every native time and of no in-process engine's run time.
-  const processStart: number[] = [];
+  // What a run costs with next to no work (fib of 1), per contestant, measured each round: the
+  // fixed part of every time (process start for native and CLI runs; instantiation and WASI set-up
+  // in process), which weighs on the reduced sizes.
+  const fib = KERNELS.find((k) => k.name === 'fib')!;
+  const startup = new Map<string, Measurement[]>();
   const mismatches: string[] = [];
   const loadBefore = loadavg();
   const started = new Date();
 
   for (let round = 0; round < rounds; round++) {
-    processStart.push(runNative(KERNELS.find((k) => k.name === 'fib')!, '1').runMs);
+    for (const c of schedule) startup.set(c.name, [...(startup.get(c.name) ?? []), c.run(fib, '1')]);
     for (const kernel of kernels) {
       const order = schedule.map((_, i) => schedule[(i + round) % schedule.length]!);
       for (const c of order) {
         const arg = argOf(kernel, c.size);
         const m = c.run(kernel, arg);
         samples.set(`${kernel.name}/${c.name}`, [...sampleOf(kernel, c.name), m]);
-        console.error(`round ${round + 1}/${rounds} ${kernel.name}(${arg}) ${c.name}: ${fmtMs(m.runMs)} ms`);
+        console.error(`round ${round + 1}/${rounds} ${kernel.name}(${arg}) ${c.name}: ${fmtMs(m.runMs)} ms (CPU ${fmtMs(m.runCpuMs)} ms)`);
       }
       for (const c of schedule) {
         const reference = sampleOf(kernel, `gcc@${c.size}`)[0]?.output;
@@ -152,27 +157,31 @@ async function main(): Promise<void> {
     }
   }
 
+  const wall = (runs: readonly Measurement[]): number[] => runs.map((m) => m.runMs);
+  const cpu = (runs: readonly Measurement[]): number[] => runs.map((m) => m.runCpuMs);
   const native = kernels.flatMap((kernel) =>
     sizes.map((size) => {
-      const runs = sampleOf(kernel, `gcc@${size}`).map((m) => m.runMs);
+      const runs = sampleOf(kernel, `gcc@${size}`);
       return {
         kernel: kernel.name,
         size,
         arg: argOf(kernel, size),
         runs: runs.length,
-        run_ms: round2(median(runs)),
-        run_min_ms: round2(Math.min(...runs)),
-        output: sampleOf(kernel, `gcc@${size}`)[0]?.output.trim() ?? '',
+        run_ms: round2(median(wall(runs))),
+        run_min_ms: round2(Math.min(...wall(runs))),
+        run_cpu_ms: round2(median(cpu(runs))),
+        output: runs[0]?.output.trim() ?? '',
       };
     }),
   );
   const results = kernels.flatMap((kernel) =>
     contestants.map((c) => {
       const runs = sampleOf(kernel, sampleName(c));
-      const clang = median(sampleOf(kernel, `clang@${c.size}`).map((m) => m.runMs));
+      const clang = sampleOf(kernel, `clang@${c.size}`);
       const base = native.find((n) => n.kernel === kernel.name && n.size === c.size)!;
-      const runMs = median(runs.map((m) => m.runMs));
-      const runMin = Math.min(...runs.map((m) => m.runMs));
+      const runMs = median(wall(runs));
+      const runCpuMs = median(cpu(runs));
+      const runMin = Math.min(...wall(runs));
       const compiles = runs.flatMap((m) => (m.compileMs === null ? [] : [m.compileMs]));
       const compileMs = compiles.length > 0 ? median(compiles) : null;
       return {
@@ -184,47 +193,58 @@ async function main(): Promise<void> {
         compile_ms: compileMs === null ? null : round2(compileMs),
         run_ms: round2(runMs),
         run_min_ms: round2(runMin),
-        run_max_ms: round2(Math.max(...runs.map((m) => m.runMs))),
+        run_max_ms: round2(Math.max(...wall(runs))),
+        run_cpu_ms: round2(runCpuMs),
         native_ms: base.run_ms,
-        native_min_ms: base.run_min_ms,
+        native_cpu_ms: base.run_cpu_ms,
         ratio_to_native: Number((runMs / base.run_ms).toFixed(3)),
+        ratio_to_native_cpu: Number((runCpuMs / base.run_cpu_ms).toFixed(3)),
         ratio_of_minimums: Number((runMin / base.run_min_ms).toFixed(3)),
         ratio_with_compile: Number(((runMs + (compileMs ?? 0)) / base.run_ms).toFixed(3)),
-        ratio_to_clang_native: Number((runMs / clang).toFixed(3)),
+        ratio_to_clang_native_cpu: Number((runCpuMs / median(cpu(clang))).toFixed(3)),
         output_matches_native: runs.every((m) => m.output.trim() === base.output),
       };
     }),
   );
+  type Row = (typeof results)[number];
+  const ratioKeys = ['ratio_to_native', 'ratio_to_native_cpu', 'ratio_of_minimums', 'ratio_to_clang_native_cpu'] as const;
   const geomeans = contestants.map((c) => {
     const rows = results.filter((r) => r.engine === c.name);
     return {
       engine: c.name,
-      ratio_to_native: Number(geomean(rows.map((r) => r.ratio_to_native)).toFixed(3)),
-      ratio_of_minimums: Number(geomean(rows.map((r) => r.ratio_of_minimums)).toFixed(3)),
-      ratio_to_clang_native: Number(geomean(rows.map((r) => r.ratio_to_clang_native)).toFixed(3)),
-    };
+      ...Object.fromEntries(ratioKeys.map((k) => [k, Number(geomean(rows.map((r) => r[k])).toFixed(3))])),
+    } as { engine: string } & Record<(typeof ratioKeys)[number], number>;
   });
 
-  // The headline: median time over the gcc build's median, per kernel and contestant.
+  // The headlines: medians over the gcc build's medians, in wall time and in CPU time.
   const header = contestants.map((c) => (c.size === fullSize ? c.name : `${c.name} (${c.size} size)`));
-  console.log(`| kernel | gcc -O2 | ${header.join(' | ')} |`);
-  console.log(`|---|---|${contestants.map(() => '---|').join('')}`);
-  for (const kernel of kernels) {
-    const base = native.find((n) => n.kernel === kernel.name && n.size === fullSize)!;
-    const cells = contestants.map((c) => fmtRatio(results.find((r) => r.kernel === kernel.name && r.engine === c.name)!.ratio_to_native));
-    console.log(`| ${kernel.name} | ${fmtMs(base.run_ms)} ms | ${cells.join(' | ')} |`);
-  }
-  console.log(`| geomean | 1× | ${geomeans.map((g) => fmtRatio(g.ratio_to_native)).join(' | ')} |`);
-  console.log(`| geomean of min/min | 1× | ${geomeans.map((g) => fmtRatio(g.ratio_of_minimums)).join(' | ')} |`);
-  console.log(`| geomean × clang-native | – | ${geomeans.map((g) => fmtRatio(g.ratio_to_clang_native)).join(' | ')} |`);
+  const ratioTable = (title: string, key: 'ratio_to_native' | 'ratio_to_native_cpu', baseOf: (n: (typeof native)[number]) => number): void => {
+    console.log(`| ${title} | gcc -O2 | ${header.join(' | ')} |`);
+    console.log(`|---|---|${contestants.map(() => '---|').join('')}`);
+    for (const kernel of kernels) {
+      const base = native.find((n) => n.kernel === kernel.name && n.size === fullSize)!;
+      const cells = contestants.map((c) => fmtRatio(results.find((r: Row) => r.kernel === kernel.name && r.engine === c.name)![key]));
+      console.log(`| ${kernel.name} | ${fmtMs(baseOf(base))} ms | ${cells.join(' | ')} |`);
+    }
+    console.log(`| geomean | 1× | ${geomeans.map((g) => fmtRatio(g[key])).join(' | ')} |`);
+    console.log('');
+  };
+  ratioTable('× gcc, wall', 'ratio_to_native', (n) => n.run_ms);
+  ratioTable('× gcc, CPU', 'ratio_to_native_cpu', (n) => n.run_cpu_ms);
+  const startupCells = (f: (runs: Measurement[]) => number[]): string =>
+    schedule.map((c) => fmtMs(median(f(startup.get(c.name) ?? [])))).join(' | ');
+  console.log(`| startup: fib(1) | ${schedule.map((c) => c.name).join(' | ')} |`);
+  console.log(`|---|${schedule.map(() => '---|').join('')}`);
+  console.log(`| wall ms | ${startupCells(wall)} |`);
+  console.log(`| CPU ms | ${startupCells(cpu)} |`);
   console.log('');
-  console.log('| kernel | engine | arg | compile ms | run ms (median) | run min–max | gcc ms | × gcc | min/min | × gcc incl. compile |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| kernel | engine | arg | compile ms | run ms (median) | run min–max | run CPU ms | gcc ms | gcc CPU ms | × gcc wall | × gcc CPU | × gcc wall incl. compile |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     console.log(
       `| ${r.kernel} | ${r.engine} | ${r.arg} | ${r.compile_ms === null ? 'n/a' : fmtMs(r.compile_ms)} | ${fmtMs(r.run_ms)} | ` +
-        `${fmtMs(r.run_min_ms)}–${fmtMs(r.run_max_ms)} | ${fmtMs(r.native_ms)} | ${fmtRatio(r.ratio_to_native)} | ` +
-        `${fmtRatio(r.ratio_of_minimums)} | ${fmtRatio(r.ratio_with_compile)} |`,
+        `${fmtMs(r.run_min_ms)}–${fmtMs(r.run_max_ms)} | ${fmtMs(r.run_cpu_ms)} | ${fmtMs(r.native_ms)} | ${fmtMs(r.native_cpu_ms)} | ` +
+        `${fmtRatio(r.ratio_to_native)} | ${fmtRatio(r.ratio_to_native_cpu)} | ${fmtRatio(r.ratio_with_compile)} |`,
     );
   }
   for (const m of mismatches) console.error(`OUTPUT MISMATCH: ${m}`);
@@ -236,7 +256,9 @@ async function main(): Promise<void> {
       finished: new Date().toISOString(),
       rounds,
       machine: { ...machineFacts(), loadavg_before: loadBefore, loadavg_after: loadavg() },
-      native_process_start_ms: round2(median(processStart)),
+      startup_fib_1: Object.fromEntries(
+        [...startup].map(([name, runs]) => [name, { run_ms: round2(median(wall(runs))), run_cpu_ms: round2(median(cpu(runs))) }]),
+      ),
       engine_versions: { wasmtime: wasmtimeVersion(), v8: process.versions.v8, wasmedge: wasmedgeVersion() },
       engines: engineInfo,
       kernels: kernels.map((k) => ({ name: k.name, exercises: k.exercises, args: k.args })),
@@ -245,7 +267,8 @@ async function main(): Promise<void> {
       geomean: geomeans,
       output_mismatches: mismatches,
     };
-    writeFileSync(values.out, `${JSON.stringify(report, null, 2)}\n`);
+    // Relative to where pnpm was started (INIT_CWD), not to the package directory it runs in.
+    writeFileSync(resolve(process.env['INIT_CWD'] ?? process.cwd(), values.out), `${JSON.stringify(report, null, 2)}\n`);
   }
   if (mismatches.length > 0) process.exitCode = 1;
 }

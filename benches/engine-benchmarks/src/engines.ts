@@ -14,6 +14,7 @@ import type * as NodeWasi from 'node:wasi';
 import { findWasmEdge } from '@runwasi/shim-wasmedge';
 
 import type { Size } from './kernels.js';
+import { CPUTIME_PATH } from './kernels.js';
 
 /** One compile-and-run of a module. */
 export interface Job {
@@ -33,6 +34,11 @@ export interface Timing {
   readonly compileMs: number | null;
   /** Instantiation and the guest's run to its exit (for CLI engines: the whole process). */
   readonly runMs: number;
+  /**
+   * CPU time (user + system, all threads) of the same span: moves far less than `runMs` when
+   * other work shares the machine.
+   */
+  readonly runCpuMs: number;
   /** The guest's exit status. */
   readonly status: number;
 }
@@ -55,6 +61,12 @@ export interface BenchEngine {
 
 function now(): number {
   return performance.now();
+}
+
+/** CPU time of this process so far (all threads), in ms. */
+function cpuNow(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }
 
 function reasonOf(err: unknown): string {
@@ -94,6 +106,7 @@ export function napiRunnerEngine(name: string, pkg: string, mode: string): Bench
       const t0 = now();
       runner.compile(bytes);
       const t1 = now();
+      const c1 = cpuNow();
       const status = runner.run({
         args: ['kernel', ...job.args],
         env: [],
@@ -101,7 +114,7 @@ export function napiRunnerEngine(name: string, pkg: string, mode: string): Bench
         stdout: job.stdout,
         stderr: job.stderr,
       });
-      return { compileMs: t1 - t0, runMs: now() - t1, status };
+      return { compileMs: t1 - t0, runMs: now() - t1, runCpuMs: cpuNow() - c1, status };
     },
   };
 }
@@ -118,6 +131,7 @@ export const v8Engine: BenchEngine = {
     const t0 = now();
     const module = await WebAssembly.compile(bytes);
     const t1 = now();
+    const c1 = cpuNow();
     // Loaded here, not at the top: node:wasi warns that it is experimental when first loaded.
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const { WASI } = require('node:wasi') as typeof NodeWasi;
@@ -132,7 +146,7 @@ export const v8Engine: BenchEngine = {
     });
     const instance = await WebAssembly.instantiate(module, wasi.getImportObject() as WebAssembly.Imports);
     const status = wasi.start(instance);
-    return { compileMs: t1 - t0, runMs: now() - t1, status };
+    return { compileMs: t1 - t0, runMs: now() - t1, runCpuMs: cpuNow() - c1, status };
   },
 };
 
@@ -162,10 +176,20 @@ export function wasmedgeVersion(): string | undefined {
   }
 }
 
-function runCli(file: string, args: readonly string[], job: Job): number {
-  const result = spawnSync(file, args, { stdio: [job.stdin, job.stdout, job.stderr] });
-  if (result.error) throw result.error;
-  return result.status ?? 128;
+/** Runs a program under the `cputime` timer with the job's stdio; its status, wall and CPU ms. */
+export function runTimed(file: string, args: readonly string[], job: { stdin: number | 'ignore'; stdout: number; stderr: number | 'inherit' }): Timing {
+  const dir = mkdtempSync(join(tmpdir(), 'engine-bench-time-'));
+  try {
+    const resultFile = join(dir, 'result');
+    const result = spawnSync(CPUTIME_PATH, [resultFile, file, ...args], { stdio: [job.stdin, job.stdout, job.stderr] });
+    if (result.error) throw new Error(`${CPUTIME_PATH}: ${result.error.message} (build first: pnpm nx run @runwasi/engine-benchmarks:build)`);
+    if (result.status === 127) throw new Error(`cannot start ${file}`);
+    if (result.status !== 0) throw new Error(`the cputime timer failed (status ${result.status}) running ${file}`);
+    const [status, wallUs, cpuUs] = readFileSync(resultFile, 'utf8').trim().split(' ').map(Number);
+    return { compileMs: null, runMs: wallUs! / 1000, runCpuMs: cpuUs! / 1000, status: status! };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function wasmedgeUnavailable(): string | undefined {
@@ -190,9 +214,7 @@ export const wasmedgeEngine: BenchEngine = {
   unavailable: wasmedgeUnavailable,
   async measure(job) {
     const cli = wasmedgeCli();
-    const t0 = now();
-    const status = runCli(cli.file, [...cli.prefix, job.wasmPath, ...job.args], job);
-    return { compileMs: null, runMs: now() - t0, status };
+    return runTimed(cli.file, [...cli.prefix, job.wasmPath, ...job.args], job);
   },
 };
 
@@ -216,8 +238,7 @@ export const wasmedgeAotEngine: BenchEngine = {
       const t1 = now();
       if (compile.error) throw compile.error;
       if (compile.status !== 0) throw new Error(`wasmedge compile failed: ${compile.stderr || compile.stdout}`);
-      const status = runCli(cli.file, [...cli.prefix, compiled, ...job.args], job);
-      return { compileMs: t1 - t0, runMs: now() - t1, status };
+      return { ...runTimed(cli.file, [...cli.prefix, compiled, ...job.args], job), compileMs: t1 - t0 };
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -45,3 +45,9 @@ export function nativePath(kernel: Kernel, compiler: NativeCompiler = 'gcc'): st
 export function wasmPath(kernel: Kernel): string {
   return join(KERNELS_DIR, 'wasm', `${kernel.name}.wasm`);
 }
+
+/**
+ * `cputime RESULT_FILE PROGRAM [ARG...]` (runner/cputime.c): runs PROGRAM and writes its exit
+ * status, wall time and CPU time (µs) to RESULT_FILE.
+ */
+export const CPUTIME_PATH = join(KERNELS_DIR, 'cputime');

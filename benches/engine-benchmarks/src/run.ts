@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import type { BenchEngine, Timing } from './engines.js';
+import { runTimed } from './engines.js';
 import type { Kernel, NativeCompiler, Size } from './kernels.js';
 import { nativePath, wasmPath } from './kernels.js';
 
@@ -35,20 +36,14 @@ function withOutputFile<T>(fn: (fd: number) => T): { result: T; output: string }
 }
 
 /**
- * Runs the native -O2 build of `kernel` (gcc unless told otherwise) once. The time is the process's
- * wall time from spawn to exit, so it includes starting a small dynamically linked executable
- * (about a millisecond).
+ * Runs the native -O2 build of `kernel` (gcc unless told otherwise) once, under the `cputime`
+ * timer: the wall time runs from fork to exit, so it includes exec and dynamic linking (about a
+ * millisecond on an idle machine).
  */
 export function runNative(kernel: Kernel, arg: string, compiler: NativeCompiler = 'gcc'): Measurement {
-  const { result, output } = withOutputFile((fd) => {
-    const started = performance.now();
-    const run = spawnSync(nativePath(kernel, compiler), [arg], { stdio: ['ignore', fd, 'pipe'], encoding: 'utf8' });
-    const runMs = performance.now() - started;
-    if (run.error) throw new Error(`native ${kernel.name}: ${run.error.message} (build first: pnpm nx run @runwasi/engine-benchmarks:build)`);
-    return { runMs, status: run.status ?? 128, stderr: run.stderr };
-  });
-  if (result.status !== 0) throw new Error(`native ${kernel.name} ${arg} exited ${result.status}: ${result.stderr}`);
-  return { compileMs: null, runMs: result.runMs, status: result.status, output };
+  const { result, output } = withOutputFile((fd) => runTimed(nativePath(kernel, compiler), [arg], { stdin: 'ignore', stdout: fd, stderr: 'inherit' }));
+  if (result.status !== 0) throw new Error(`native ${kernel.name} ${arg} (${compiler}) exited ${result.status}`);
+  return { ...result, output };
 }
 
 /** Runs the wasm build of `kernel` once under `engine`, in a fresh measuring process. */
