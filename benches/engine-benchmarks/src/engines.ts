@@ -225,7 +225,7 @@ export const wasmedgeEngine: BenchEngine = {
 export const wasmedgeAotEngine: BenchEngine = {
   name: 'wasmedge-aot',
   library: 'wasmedge CLI: `wasmedge compile`, then run the compiled file',
-  mode: 'AOT (LLVM, O2 default) — not what the shim does today',
+  mode: "AOT: wasmedge compile's defaults (LLVM -O2, code for this host's CPU); not what the shim does today",
   size: 'full',
   unavailable: wasmedgeUnavailable,
   async measure(job) {
