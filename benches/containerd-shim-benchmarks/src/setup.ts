@@ -3,7 +3,7 @@
  * native rootfs (static busybox) for runc and a wasm rootfs for the shims, all in one temp dir.
  */
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
@@ -35,11 +35,36 @@ export interface BenchEnv {
 /** Engines whose shims are benchmarked beside runc. */
 export const ENGINES = ['v8', 'wasmtime', 'wasmedge'] as const;
 
-/** Starts containerd and lays out the rootfs directories. */
-export async function setUp(namespace: string, env: Record<string, string> = {}): Promise<BenchEnv> {
+/** The demo app (`echo`, `sleep`, `exit`, …), built by the workspace build. */
+export const DEMO_WASM = join(REPO, 'packages', 'wasi-demo-app', 'dist-wasm', 'wasi-demo-app.wasm');
+
+/**
+ * Lays out the two root filesystems under `dir`: `native` (a static busybox at /bin/busybox, and
+ * the mount points runc would otherwise create) and `wasm` (the hello-world and sleep test
+ * modules at /hello.wasm and /sleep.wasm, and the demo app at /wasi-demo-app.wasm).
+ */
+export function makeRootfsDirs(dir: string): { native: string; wasm: string } {
   if (spawnSync(BUSYBOX, ['true']).status !== 0) {
     throw new Error(`${BUSYBOX} is needed for the runc side: apt-get install busybox-static`);
   }
+  if (!existsSync(DEMO_WASM)) {
+    throw new Error(`${DEMO_WASM} is missing: build first (pnpm nx run @runwasi/containerd-shim-benchmarks:build)`);
+  }
+  const native = join(dir, 'native');
+  mkdirSync(join(native, 'bin'), { recursive: true });
+  // Containers sharing this root would race to create these mount points.
+  for (const mountPoint of ['proc', 'dev', 'sys', 'run', 'tmp']) mkdirSync(join(native, mountPoint));
+  copyFileSync(BUSYBOX, join(native, 'bin', 'busybox'));
+  const wasm = join(dir, 'wasm');
+  mkdirSync(wasm);
+  copyFileSync(testModulePath('hello_world'), join(wasm, 'hello.wasm'));
+  copyFileSync(testModulePath('sleep'), join(wasm, 'sleep.wasm'));
+  copyFileSync(DEMO_WASM, join(wasm, 'wasi-demo-app.wasm'));
+  return { native, wasm };
+}
+
+/** Starts containerd and lays out the rootfs directories. */
+export async function setUp(namespace: string, env: Record<string, string> = {}): Promise<BenchEnv> {
   const dir = mkdtempSync(join(tmpdir(), 'runwasi-bench-'));
   const bin = join(dir, 'bin');
   mkdirSync(bin);
@@ -47,13 +72,14 @@ export async function setUp(namespace: string, env: Record<string, string> = {})
     const name = `containerd-shim-${engine}-v1`;
     symlinkSync(join(REPO, 'packages', `containerd-shim-${engine}`, 'bin', name), join(bin, name));
   }
-  const nativeRootfs = join(dir, 'native');
-  mkdirSync(join(nativeRootfs, 'bin'), { recursive: true });
-  copyFileSync(BUSYBOX, join(nativeRootfs, 'bin', 'busybox'));
-  const wasmRootfs = join(dir, 'wasm');
-  mkdirSync(wasmRootfs);
-  copyFileSync(testModulePath('hello_world'), join(wasmRootfs, 'hello.wasm'));
-  copyFileSync(testModulePath('sleep'), join(wasmRootfs, 'sleep.wasm'));
+  let rootfs: { native: string; wasm: string };
+  try {
+    rootfs = makeRootfsDirs(dir);
+  } catch (err) {
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+  const { native: nativeRootfs, wasm: wasmRootfs } = rootfs;
   const containerd = await PrivateContainerd.start({ dir: join(dir, 'containerd'), shimBinDirs: [bin], namespace, env });
   const runtimes: Runtime[] = [
     {

@@ -30,4 +30,27 @@ export type { ActiveSpan, SpanContext } from './otel.js';
 export { parseTraceparent, Tracer } from './otel.js';
 export { ExportTraceServiceRequest } from '../protocol/index.js';
 export { DeleteResponse, RuntimeInfo } from '../protocol/index.js';
+// What a host that plays containerd's part needs: the task requests it sends a shim, and the
+// events the shim forwards back to it.
+export {
+  CreateTaskRequest,
+  CreateTaskResponse,
+  DeleteRequest,
+  Empty,
+  Envelope,
+  ForwardRequest,
+  ShutdownRequest,
+  StartRequest,
+  StartResponse,
+  TaskCreate,
+  TaskDelete,
+  TaskExit,
+  TaskStart,
+  WaitRequest,
+  WaitResponse,
+  decodeMessage,
+  encodeMessage,
+  fromTimestamp,
+  unpackAny,
+} from '../protocol/index.js';
 export type { MessageType } from '../protocol/index.js';
