@@ -55,6 +55,11 @@ export interface BenchEngine {
   readonly size: Exclude<Size, 'tiny'>;
   /** Why this engine cannot run on this machine, or undefined when it can. Called in the parent. */
   unavailable(): string | undefined;
+  /**
+   * Program (and its arguments) to start the measuring process's `node` with, e.g. a wrapper that
+   * runs it under another loader so that it can load the engine's library. None by default.
+   */
+  launcher?(): string[];
   /** Compiles and runs `job` once. Called in a fresh measuring process per measurement. */
   measure(job: Job): Promise<Timing>;
 }

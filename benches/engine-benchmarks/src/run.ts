@@ -48,8 +48,9 @@ export function runNative(kernel: Kernel, arg: string, compiler: NativeCompiler 
 
 /** Runs the wasm build of `kernel` once under `engine`, in a fresh measuring process. */
 export function runWasm(engine: BenchEngine, kernel: Kernel, arg: string): Measurement {
+  const command = [...(engine.launcher?.() ?? []), process.execPath, '--no-warnings', MEASURE_JS, engine.name, wasmPath(kernel), arg];
   const { result, output } = withOutputFile((fd) =>
-    spawnSync(process.execPath, ['--no-warnings', MEASURE_JS, engine.name, wasmPath(kernel), arg], {
+    spawnSync(command[0]!, command.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe', fd],
       encoding: 'utf8',
       maxBuffer: 16 * 1024 * 1024,
