@@ -42,6 +42,12 @@ export interface RuntimeContext {
   readonly cwd: string;
   /** The parsed entrypoint. */
   readonly entrypoint: Entrypoint;
+  /**
+   * The entrypoint module compiled earlier by this engine's `precompiler` under the
+   * same cache key, when the shim has it: load it instead of compiling. An artifact that fails
+   * to load makes the framework call the engine again without it.
+   */
+  readonly precompiled?: Uint8Array;
 }
 
 /** The default function of a WASI command module. */

@@ -17,6 +17,20 @@ export interface Stdio {
   readonly stderr: number;
 }
 
+/** Ahead-of-time compilation of an engine (see {@link Engine.precompiler}). */
+export interface Precompiler {
+  /**
+   * Names the compiler build and settings (letters, digits, `.`, `_`, `-`; at most 128): artifacts
+   * made under another key are never handed back. Called after {@link Engine.load}.
+   */
+  cacheKey(): string;
+  /**
+   * Compiles a module (or component) into an artifact the engine can load from
+   * {@link RuntimeContext.precompiled}. Throws, like `canHandle`, when the bytes are not valid.
+   */
+  precompile(module: Uint8Array): Promise<Uint8Array>;
+}
+
 /**
  * A WebAssembly engine.
  *
@@ -51,6 +65,13 @@ export interface Engine {
    * Throwing here fails `Create` with the thrown message, which `ctr` shows the user.
    */
   canHandle?(ctx: RuntimeContext): Promise<void>;
+
+  /**
+   * Compiles modules ahead, so the shim can keep the compiled form in containerd's content store
+   * and hand it to the next container of the same module as {@link RuntimeContext.precompiled}.
+   * Engines without ahead-of-time compilation leave it out.
+   */
+  readonly precompiler?: Precompiler;
 
   /**
    * Runs the workload to completion and resolves its exit code (0-255). Called once, when the

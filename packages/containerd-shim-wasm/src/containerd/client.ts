@@ -3,14 +3,25 @@
  * engine runs directly (OCI images whose config says `architecture: wasm`), as upstream runwasi
  * does. Containers whose image is a plain filesystem image run the module from their rootfs.
  */
+import { createHash } from 'node:crypto';
+
 import type { WasmLayer } from '../container/context.js';
 import {
+  ContentInfoRequest,
+  ContentInfoResponse,
+  ContentUpdateRequest,
+  ContentUpdateResponse,
+  CreateLeaseRequest,
+  CreateLeaseResponse,
   GetContainerRequest,
   GetContainerResponse,
   GetImageRequest,
   GetImageResponse,
   ReadContentRequest,
   ReadContentResponse,
+  WriteAction,
+  WriteContentRequest,
+  WriteContentResponse,
 } from '../protocol/index.js';
 import { ShimError } from '../sandbox/error.js';
 import type { GrpcCallOptions } from './grpc.js';
@@ -25,6 +36,23 @@ export const DEFAULT_LAYER_TYPES: readonly string[] = [WASM_LAYER_MEDIA_TYPE, WA
 
 /** Largest blob read into memory (manifests, configs, modules). */
 const MAX_BLOB_BYTES = 512 * 1024 * 1024;
+/** Data per Write message: well under containerd's 16 MiB gRPC message limit. */
+const WRITE_CHUNK_BYTES = 1024 * 1024;
+
+/** What the content store knows of a blob. */
+export interface BlobInfo {
+  /** `sha256:<hex>`. */
+  readonly digest: string;
+  /** Size in bytes. */
+  readonly size: number;
+  /** The blob's labels. */
+  readonly labels: Readonly<Record<string, string>>;
+}
+
+/** The `sha256:<hex>` digest of `bytes`, as the content store names blobs. */
+export function blobDigest(bytes: Uint8Array): string {
+  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
+}
 
 interface OciDescriptor {
   mediaType: string;
@@ -113,6 +141,82 @@ export class ContainerdClient {
       layers.push({ mediaType: layer.mediaType, bytes: await this.readBlob(layer.digest) });
     }
     return layers;
+  }
+
+  /** What the content store knows of the blob `digest`; undefined when it has no such blob. */
+  async blobInfo(digest: string): Promise<BlobInfo | undefined> {
+    try {
+      const { info } = await this.#grpc.unary(
+        'containerd.services.content.v1.Content/Info',
+        ContentInfoRequest,
+        ContentInfoResponse,
+        { digest },
+      );
+      return { digest, size: info?.size ?? 0, labels: info?.labels ?? {} };
+    } catch (err) {
+      if (err instanceof ShimError && err.code === 'NOT_FOUND') return undefined;
+      throw err;
+    }
+  }
+
+  /** Sets `labels` on the stored blob `digest`, leaving its other labels alone. */
+  async setBlobLabels(digest: string, labels: Readonly<Record<string, string>>): Promise<void> {
+    await this.#grpc.unary(
+      'containerd.services.content.v1.Content/Update',
+      ContentUpdateRequest,
+      ContentUpdateResponse,
+      {
+        info: { digest, size: 0, labels: { ...labels } },
+        updateMask: Object.keys(labels).map((key) => `labels.${key}`),
+      },
+    );
+  }
+
+  /**
+   * Stores `bytes` as a blob with `labels`, under `lease` (which keeps it from the garbage
+   * collector). Returns its digest; a blob already stored is left as it is.
+   */
+  async writeBlob(bytes: Uint8Array, labels: Readonly<Record<string, string>>, lease: string): Promise<string> {
+    const digest = blobDigest(bytes);
+    const ref = `runwasi-${digest.slice('sha256:'.length, 'sha256:'.length + 32)}-${process.pid}`;
+    const messages: WriteContentRequest[] = [];
+    for (let offset = 0; offset < bytes.length || messages.length === 0; offset += WRITE_CHUNK_BYTES) {
+      const data = Buffer.from(bytes.buffer, bytes.byteOffset + offset, Math.min(WRITE_CHUNK_BYTES, bytes.length - offset));
+      const last = offset + WRITE_CHUNK_BYTES >= bytes.length;
+      messages.push({
+        action: last ? WriteAction.COMMIT : WriteAction.WRITE,
+        ref,
+        total: bytes.length,
+        expected: digest,
+        offset,
+        data,
+        labels: last ? { ...labels } : {},
+      });
+    }
+    try {
+      await this.#grpc.stream(
+        'containerd.services.content.v1.Content/Write',
+        WriteContentRequest,
+        WriteContentResponse,
+        messages,
+        { lease, timeoutMs: 120_000 },
+      );
+    } catch (err) {
+      if (!(err instanceof ShimError && err.code === 'ALREADY_EXISTS')) throw err;
+    }
+    return digest;
+  }
+
+  /** Creates the lease `id` with `labels` unless it exists. */
+  async ensureLease(id: string, labels: Readonly<Record<string, string>> = {}): Promise<void> {
+    try {
+      await this.#grpc.unary('containerd.services.leases.v1.Leases/Create', CreateLeaseRequest, CreateLeaseResponse, {
+        id,
+        labels: { ...labels },
+      });
+    } catch (err) {
+      if (!(err instanceof ShimError && err.code === 'ALREADY_EXISTS')) throw err;
+    }
   }
 
   /** Closes the connection. */

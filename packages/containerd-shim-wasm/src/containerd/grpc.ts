@@ -32,6 +32,8 @@ const GRPC_STATUS: Record<number, ShimErrorCode> = {
 export interface GrpcCallOptions {
   /** Gives up after this long. @default 30000 */
   timeoutMs?: number;
+  /** Lease the call works under (`containerd-lease` header): what it writes is kept by that lease. */
+  lease?: string;
 }
 
 /** A gRPC connection to containerd, bound to one namespace. */
@@ -57,18 +59,24 @@ export class ContainerdGrpc {
     return session;
   }
 
-  /** Calls a server-streaming (or unary) method and returns every response message. */
+  /**
+   * Calls a method and returns every response message. `request` may be several messages, sent in
+   * order, for a client-streaming method.
+   */
   async stream<Req, Res>(
     method: string,
     requestType: MessageType<Req>,
     responseType: MessageType<Res>,
-    request: Req,
+    request: Req | readonly Req[],
     options: GrpcCallOptions = {},
   ): Promise<Res[]> {
-    const body = encodeMessage(requestType, request);
-    const frame = Buffer.alloc(5 + body.length);
-    frame.writeUInt32BE(body.length, 1);
-    frame.set(body, 5);
+    const frames = (Array.isArray(request) ? (request as readonly Req[]) : [request as Req]).map((message) => {
+      const body = encodeMessage(requestType, message);
+      const frame = Buffer.alloc(5 + body.length);
+      frame.writeUInt32BE(body.length, 1);
+      frame.set(body, 5);
+      return frame;
+    });
     const session = this.#connect();
     return new Promise<Res[]>((resolve, reject) => {
       const req = session.request({
@@ -77,6 +85,7 @@ export class ContainerdGrpc {
         'content-type': 'application/grpc',
         te: 'trailers',
         'containerd-namespace': this.namespace,
+        ...(options.lease ? { 'containerd-lease': options.lease } : {}),
       });
       req.setTimeout(options.timeoutMs ?? 30_000, () => {
         req.close(constants.NGHTTP2_CANCEL);
@@ -112,7 +121,7 @@ export class ContainerdGrpc {
         }
         resolve(messages);
       });
-      req.end(frame);
+      req.end(Buffer.concat(frames));
     });
   }
 

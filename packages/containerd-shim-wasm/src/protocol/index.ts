@@ -83,7 +83,21 @@ export {
   GetContainerResponse,
 } from '../gen/containerd/services/containers/v1/containers.js';
 export { GetImageRequest, GetImageResponse } from '../gen/containerd/services/images/v1/images.js';
-export { ReadContentRequest, ReadContentResponse } from '../gen/containerd/services/content/v1/content.js';
+export {
+  InfoRequest as ContentInfoRequest,
+  InfoResponse as ContentInfoResponse,
+  ReadContentRequest,
+  ReadContentResponse,
+  UpdateRequest as ContentUpdateRequest,
+  UpdateResponse as ContentUpdateResponse,
+  WriteAction,
+  WriteContentRequest,
+  WriteContentResponse,
+} from '../gen/containerd/services/content/v1/content.js';
+export {
+  CreateRequest as CreateLeaseRequest,
+  CreateResponse as CreateLeaseResponse,
+} from '../gen/containerd/services/leases/v1/leases.js';
 export { Descriptor } from '../gen/containerd/types/descriptor.js';
 // OTLP/HTTP trace export (OpenTelemetry), for the shim's spans.
 export {

@@ -13,6 +13,7 @@ import { basename, dirname, join } from 'node:path';
 import type { WasmLayer } from '../container/context.js';
 import type { Engine } from '../container/engine.js';
 import { ContainerdClient, DEFAULT_LAYER_TYPES } from '../containerd/client.js';
+import { PrecompiledCache } from '../containerd/precompiled.js';
 import type { Logger, LogLevel } from '../logging.js';
 import { createLogger } from '../logging.js';
 import { containerKind } from '../sys/unix/container/executor_kind.js';
@@ -191,6 +192,12 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
     }
   };
 
+  // Compiled modules of engines that precompile, kept in containerd's content store.
+  const precompiledCache = (log: Logger): PrecompiledCache => {
+    containerd ??= new ContainerdClient(flags.address, flags.namespace);
+    return new PrecompiledCache(containerd, engine.name, log);
+  };
+
   const service = new TaskService({
     logger,
     publisher,
@@ -215,6 +222,7 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
           rootfsMounted: mounted,
           executor: pool.take(req.spec.linux?.namespaces),
           logLevel: settings.logLevel,
+          precompiled: engine.precompiler ? precompiledCache(req.logger) : undefined,
         });
       } catch (err) {
         if (mounted && isMountPoint(rootfs)) unmountAll(rootfs);

@@ -22,7 +22,11 @@ export { EXECUTOR_ACTION, EXECUTOR_NODE_OPTIONS, executorCommand } from '../sys/
 export { RuncInstance } from '../sys/unix/container/runc.js';
 export { TtrpcClient } from '../ttrpc/client.js';
 export { TtrpcServer } from '../ttrpc/server.js';
-export { ContainerdClient, DEFAULT_LAYER_TYPES, WASM_ARTIFACT_LAYER_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE } from '../containerd/client.js';
+export type { BlobInfo } from '../containerd/client.js';
+export { blobDigest, ContainerdClient, DEFAULT_LAYER_TYPES, WASM_ARTIFACT_LAYER_MEDIA_TYPE, WASM_LAYER_MEDIA_TYPE } from '../containerd/client.js';
+export type { PrecompiledStoreClient } from '../containerd/precompiled.js';
+export { PrecompiledCache, precompiledLease } from '../containerd/precompiled.js';
+export { PRECOMPILED_LABEL_PREFIX, precompiledLabel } from '../container/precompile.js';
 export type { GrpcCallOptions } from '../containerd/grpc.js';
 export { ContainerdGrpc } from '../containerd/grpc.js';
 export { Container, CreateContainerRequest, CreateContainerResponse } from '../protocol/index.js';

@@ -176,8 +176,11 @@ export class TaskService {
 
   #onExit(id: string, exit: ExitStatus): void {
     const container = this.#containers.get(id);
-    const pid = container?.instance.pid ?? 0;
-    (container?.log.logger ?? this.options.logger).log('info', 'container exited', {
+    // A process that ends while its Create fails belongs to no task: containerd never saw a
+    // TaskCreate for it, so a TaskExit would name a task that does not exist.
+    if (!container) return;
+    const pid = container.instance.pid;
+    container.log.logger.log('info', 'container exited', {
       status: exit.status,
       oom: exit.oomKilled || undefined,
     });

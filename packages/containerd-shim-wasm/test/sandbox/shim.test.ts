@@ -173,6 +173,20 @@ describe(TaskService, () => {
     await expect(service.state({ id: 'c1', execId: '' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('publishes no event for a container whose Create failed, even if its process exited', async () => {
+    const failing = new TaskService({
+      logger: silentLogger,
+      publisher,
+      createInstance: async (req: CreateInstanceRequest) => {
+        // The process died during setup: its exit arrives before Create fails.
+        req.onExit({ status: 1, exitedAt: new Date(), oomKilled: false });
+        throw new Error('the module is not valid wasm');
+      },
+    });
+    await expect(failing.create(createRequest('bad'))).rejects.toThrow(/not valid wasm/);
+    expect(publisher.topics()).toEqual([]);
+  });
+
   it('passes Kill signals and CloseIO to the instance', async () => {
     await service.create(createRequest('c1'));
     await service.kill({ id: 'c1', execId: '', signal: 15, all: false });

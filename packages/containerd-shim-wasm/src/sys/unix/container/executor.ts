@@ -12,13 +12,15 @@
  * one with the same status (128+n), also when it is pid 1 of a pid namespace, where the kernel
  * would drop signals left at their default action.
  */
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 import type { RuntimeContext, WasmLayer } from '../../../container/context.js';
 import { createRuntimeContext } from '../../../container/context.js';
 import type { Engine, Stdio } from '../../../container/engine.js';
 import { readModule } from '../../../container/path.js';
-import type { LogLevel } from '../../../logging.js';
+import { precompiledLabel } from '../../../container/precompile.js';
+import type { Logger, LogLevel } from '../../../logging.js';
 import { createLogger } from '../../../logging.js';
 import { describeError, errorCode, ShimError } from '../../../sandbox/error.js';
 import type { ShimErrorCode } from '../../../sandbox/error.js';
@@ -44,7 +46,11 @@ export interface PrepareMessage {
 }
 
 /** Messages from the shim to the executor. */
-export type ToExecutor = PrepareMessage | { type: 'start' };
+export type ToExecutor =
+  | PrepareMessage
+  | { type: 'start' }
+  /** The answer to `precompiled-lookup`: the cached artifact, if any. */
+  | { type: 'precompiled'; artifact?: Uint8Array };
 
 /** Messages from the executor to the shim. */
 export type FromExecutor =
@@ -52,7 +58,11 @@ export type FromExecutor =
   | { type: 'prepared' }
   | { type: 'exit'; status: number }
   | { type: 'failed'; code: ShimErrorCode; message: string }
-  | { type: 'run-error'; message: string };
+  | { type: 'run-error'; message: string }
+  /** Asks the shim for the artifact under `label` of the module blob `digest`. */
+  | { type: 'precompiled-lookup'; label: string; digest: string }
+  /** Hands the shim a fresh artifact to keep. */
+  | { type: 'precompiled-store'; label: string; module: Uint8Array; artifact: Uint8Array };
 
 export { TRAP_EXIT_STATUS } from './constants.js';
 
@@ -109,6 +119,55 @@ function nextMessage<T extends ToExecutor['type']>(type: T): Promise<Extract<ToE
   });
 }
 
+/** How long the executor waits for the shim's answer from the precompilation cache. */
+const PRECOMPILED_LOOKUP_TIMEOUT_MS = 10_000;
+
+/** Asks the shim for a cached artifact; undefined on a miss or when the shim does not answer in time. */
+async function lookupPrecompiled(label: string, digest: string): Promise<Uint8Array | undefined> {
+  const answer = nextMessage('precompiled');
+  await send({ type: 'precompiled-lookup', label, digest });
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), PRECOMPILED_LOOKUP_TIMEOUT_MS);
+  });
+  const reply = await Promise.race([answer, timeout]);
+  clearTimeout(timer);
+  return reply?.artifact ? new Uint8Array(reply.artifact) : undefined;
+}
+
+/**
+ * Checks the workload with the engine, through the precompilation cache when the engine has a
+ * precompiler: a cached artifact of the module is handed to the engine; otherwise the module is
+ * compiled once here, and the artifact goes both to the engine and to the shim to keep.
+ */
+async function checkWorkload(engine: Engine, ctx: RuntimeContext, log: Logger): Promise<RuntimeContext> {
+  const { precompiler } = engine;
+  if (!precompiler) {
+    if (engine.canHandle) await engine.canHandle(ctx);
+    else await readModule(ctx);
+    return ctx;
+  }
+  const module = await readModule(ctx);
+  const label = precompiledLabel(engine.name, precompiler.cacheKey());
+  const digest = `sha256:${createHash('sha256').update(module).digest('hex')}`;
+  const cached = await lookupPrecompiled(label, digest);
+  if (cached) {
+    const withCached = { ...ctx, precompiled: cached };
+    try {
+      if (engine.canHandle) await engine.canHandle(withCached);
+      log.log('debug', 'using the precompiled module', { module: digest });
+      return withCached;
+    } catch (err) {
+      log.log('warn', 'the cached precompiled module did not load; compiling again', { error: describeError(err) });
+    }
+  }
+  const artifact = await precompiler.precompile(module);
+  const compiled = { ...ctx, precompiled: artifact };
+  if (engine.canHandle) await engine.canHandle(compiled);
+  void send({ type: 'precompiled-store', label, module, artifact });
+  return compiled;
+}
+
 /**
  * Runs this process as a container's executor for `engine`. Never returns: the process exits with
  * the guest's status.
@@ -154,8 +213,7 @@ export async function runExecutor(engine: Engine): Promise<never> {
     } catch {
       // a missing working directory leaves the guest at `/`, as WASI preopens are absolute anyway
     }
-    if (engine.canHandle) await engine.canHandle(ctx);
-    else await readModule(ctx);
+    ctx = await checkWorkload(engine, ctx, log);
   } catch (err) {
     await send({ type: 'failed', code: errorCode(err), message: describeError(err) });
     process.exit(1);

@@ -50,6 +50,16 @@ export interface LinuxInstanceOptions {
   onExit?: (exit: ExitStatus) => void;
   /** How long the executor may take to become ready. @default 60000 */
   prepareTimeoutMs?: number;
+  /** Where the container process's compiled modules are looked up and kept; none: no cache. */
+  precompiled?: PrecompiledModules;
+}
+
+/** The precompilation cache as a container process uses it (see `PrecompiledCache`). */
+export interface PrecompiledModules {
+  /** The artifact under `label` of the module blob `digest`, if any. */
+  lookup(label: string, digest: string): Promise<Uint8Array | undefined>;
+  /** Keeps `artifact`, the compiled `module`, under `label`; never throws. */
+  store(label: string, module: Uint8Array, artifact: Uint8Array): Promise<void>;
 }
 
 /** A wasm container on Linux. Construct with {@link LinuxInstance.create}. */
@@ -135,6 +145,7 @@ export class LinuxInstance implements Instance {
     instance.#mounted = mounted;
     instance.#cgroup = cgroup;
     instance.#oomKillsBefore = cgroup?.oomKills() ?? 0;
+    instance.#servePrecompiled(options.precompiled);
     try {
       const began = Date.now();
       instance.#pid = await executor.ready;
@@ -169,6 +180,22 @@ export class LinuxInstance implements Instance {
       throw err;
     }
     return instance;
+  }
+
+  /** Answers the container process's precompilation-cache requests for as long as it runs. */
+  #servePrecompiled(cache: PrecompiledModules | undefined): void {
+    const onMessage = (message: FromExecutor): void => {
+      if (message.type === 'precompiled-lookup') {
+        const found = cache ? cache.lookup(message.label, message.digest) : Promise.resolve(undefined);
+        void found
+          .catch(() => undefined)
+          .then((artifact) => this.#send({ type: 'precompiled', artifact }));
+      } else if (message.type === 'precompiled-store' && cache) {
+        void cache.store(message.label, new Uint8Array(message.module), new Uint8Array(message.artifact));
+      }
+    };
+    this.child.on('message', onMessage);
+    this.child.once('exit', () => this.child.off('message', onMessage));
   }
 
   get id(): string {

@@ -4,13 +4,55 @@
 /* eslint-disable */
 import Long from "long";
 import _m0 from "protobufjs/minimal.js";
+import { FieldMask } from "../../../../google/protobuf/field_mask.js";
 
 export const protobufPackage = "containerd.services.content.v1";
 
 /**
  * The part of containerd's Content service (gRPC) the shim uses: reading blobs (manifests,
- * configs and wasm layers) of an image.
+ * configs and wasm layers) of an image, and keeping compiled modules beside them (the
+ * precompilation cache): a blob's labels, and writing a blob.
  */
+
+export enum WriteAction {
+  STAT = 0,
+  WRITE = 1,
+  /** COMMIT - Writes the data of the message, checks size and digest, and stores the blob. */
+  COMMIT = 2,
+  UNRECOGNIZED = -1,
+}
+
+/** A committed blob. Fields 3 and 4 (created/updated times) are not read by the shim. */
+export interface Info {
+  digest: string;
+  size: number;
+  labels: { [key: string]: string };
+}
+
+export interface Info_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+export interface InfoRequest {
+  digest: string;
+}
+
+export interface InfoResponse {
+  info: Info | undefined;
+}
+
+export interface UpdateRequest {
+  info:
+    | Info
+    | undefined;
+  /** Paths like "labels.<key>": only those fields change. */
+  updateMask: string[] | undefined;
+}
+
+export interface UpdateResponse {
+  info: Info | undefined;
+}
 
 export interface ReadContentRequest {
   digest: string;
@@ -22,6 +64,353 @@ export interface ReadContentResponse {
   offset: number;
   data: Buffer;
 }
+
+export interface WriteContentRequest {
+  action: WriteAction;
+  /** Names the ingest; one writer per ref at a time. */
+  ref: string;
+  total: number;
+  expected: string;
+  offset: number;
+  data: Buffer;
+  /** Labels of the committed blob (COMMIT only). */
+  labels: { [key: string]: string };
+}
+
+export interface WriteContentRequest_LabelsEntry {
+  key: string;
+  value: string;
+}
+
+/** Fields 2 and 3 (started/updated times) are not read by the shim. */
+export interface WriteContentResponse {
+  action: WriteAction;
+  offset: number;
+  total: number;
+  digest: string;
+}
+
+function createBaseInfo(): Info {
+  return { digest: "", size: 0, labels: {} };
+}
+
+export const Info = {
+  encode(message: Info, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.digest !== "") {
+      writer.uint32(10).string(message.digest);
+    }
+    if (message.size !== 0) {
+      writer.uint32(16).int64(message.size);
+    }
+    Object.entries(message.labels).forEach(([key, value]) => {
+      Info_LabelsEntry.encode({ key: key as any, value }, writer.uint32(42).fork()).ldelim();
+    });
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): Info {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseInfo();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.digest = reader.string();
+          continue;
+        case 2:
+          if (tag !== 16) {
+            break;
+          }
+
+          message.size = longToNumber(reader.int64() as Long);
+          continue;
+        case 5:
+          if (tag !== 42) {
+            break;
+          }
+
+          const entry5 = Info_LabelsEntry.decode(reader, reader.uint32());
+          if (entry5.value !== undefined) {
+            message.labels[entry5.key] = entry5.value;
+          }
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<Info>): Info {
+    return Info.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Info>): Info {
+    const message = createBaseInfo();
+    message.digest = object.digest ?? "";
+    message.size = object.size ?? 0;
+    message.labels = Object.entries(object.labels ?? {}).reduce<{ [key: string]: string }>((acc, [key, value]) => {
+      if (value !== undefined) {
+        acc[key] = globalThis.String(value);
+      }
+      return acc;
+    }, {});
+    return message;
+  },
+};
+
+function createBaseInfo_LabelsEntry(): Info_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const Info_LabelsEntry = {
+  encode(message: Info_LabelsEntry, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): Info_LabelsEntry {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseInfo_LabelsEntry();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.key = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.value = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<Info_LabelsEntry>): Info_LabelsEntry {
+    return Info_LabelsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Info_LabelsEntry>): Info_LabelsEntry {
+    const message = createBaseInfo_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseInfoRequest(): InfoRequest {
+  return { digest: "" };
+}
+
+export const InfoRequest = {
+  encode(message: InfoRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.digest !== "") {
+      writer.uint32(10).string(message.digest);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): InfoRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseInfoRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.digest = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<InfoRequest>): InfoRequest {
+    return InfoRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InfoRequest>): InfoRequest {
+    const message = createBaseInfoRequest();
+    message.digest = object.digest ?? "";
+    return message;
+  },
+};
+
+function createBaseInfoResponse(): InfoResponse {
+  return { info: undefined };
+}
+
+export const InfoResponse = {
+  encode(message: InfoResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.info !== undefined) {
+      Info.encode(message.info, writer.uint32(10).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): InfoResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseInfoResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.info = Info.decode(reader, reader.uint32());
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<InfoResponse>): InfoResponse {
+    return InfoResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InfoResponse>): InfoResponse {
+    const message = createBaseInfoResponse();
+    message.info = (object.info !== undefined && object.info !== null) ? Info.fromPartial(object.info) : undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateRequest(): UpdateRequest {
+  return { info: undefined, updateMask: undefined };
+}
+
+export const UpdateRequest = {
+  encode(message: UpdateRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.info !== undefined) {
+      Info.encode(message.info, writer.uint32(10).fork()).ldelim();
+    }
+    if (message.updateMask !== undefined) {
+      FieldMask.encode(FieldMask.wrap(message.updateMask), writer.uint32(18).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): UpdateRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseUpdateRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.info = Info.decode(reader, reader.uint32());
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.updateMask = FieldMask.unwrap(FieldMask.decode(reader, reader.uint32()));
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<UpdateRequest>): UpdateRequest {
+    return UpdateRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateRequest>): UpdateRequest {
+    const message = createBaseUpdateRequest();
+    message.info = (object.info !== undefined && object.info !== null) ? Info.fromPartial(object.info) : undefined;
+    message.updateMask = object.updateMask ?? undefined;
+    return message;
+  },
+};
+
+function createBaseUpdateResponse(): UpdateResponse {
+  return { info: undefined };
+}
+
+export const UpdateResponse = {
+  encode(message: UpdateResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.info !== undefined) {
+      Info.encode(message.info, writer.uint32(10).fork()).ldelim();
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): UpdateResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseUpdateResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.info = Info.decode(reader, reader.uint32());
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<UpdateResponse>): UpdateResponse {
+    return UpdateResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UpdateResponse>): UpdateResponse {
+    const message = createBaseUpdateResponse();
+    message.info = (object.info !== undefined && object.info !== null) ? Info.fromPartial(object.info) : undefined;
+    return message;
+  },
+};
 
 function createBaseReadContentRequest(): ReadContentRequest {
   return { digest: "", offset: 0, size: 0 };
@@ -142,6 +531,259 @@ export const ReadContentResponse = {
     const message = createBaseReadContentResponse();
     message.offset = object.offset ?? 0;
     message.data = object.data ?? Buffer.alloc(0);
+    return message;
+  },
+};
+
+function createBaseWriteContentRequest(): WriteContentRequest {
+  return { action: 0, ref: "", total: 0, expected: "", offset: 0, data: Buffer.alloc(0), labels: {} };
+}
+
+export const WriteContentRequest = {
+  encode(message: WriteContentRequest, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.action !== 0) {
+      writer.uint32(8).int32(message.action);
+    }
+    if (message.ref !== "") {
+      writer.uint32(18).string(message.ref);
+    }
+    if (message.total !== 0) {
+      writer.uint32(24).int64(message.total);
+    }
+    if (message.expected !== "") {
+      writer.uint32(34).string(message.expected);
+    }
+    if (message.offset !== 0) {
+      writer.uint32(40).int64(message.offset);
+    }
+    if (message.data.length !== 0) {
+      writer.uint32(50).bytes(message.data);
+    }
+    Object.entries(message.labels).forEach(([key, value]) => {
+      WriteContentRequest_LabelsEntry.encode({ key: key as any, value }, writer.uint32(58).fork()).ldelim();
+    });
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): WriteContentRequest {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseWriteContentRequest();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.action = reader.int32() as any;
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.ref = reader.string();
+          continue;
+        case 3:
+          if (tag !== 24) {
+            break;
+          }
+
+          message.total = longToNumber(reader.int64() as Long);
+          continue;
+        case 4:
+          if (tag !== 34) {
+            break;
+          }
+
+          message.expected = reader.string();
+          continue;
+        case 5:
+          if (tag !== 40) {
+            break;
+          }
+
+          message.offset = longToNumber(reader.int64() as Long);
+          continue;
+        case 6:
+          if (tag !== 50) {
+            break;
+          }
+
+          message.data = reader.bytes() as Buffer;
+          continue;
+        case 7:
+          if (tag !== 58) {
+            break;
+          }
+
+          const entry7 = WriteContentRequest_LabelsEntry.decode(reader, reader.uint32());
+          if (entry7.value !== undefined) {
+            message.labels[entry7.key] = entry7.value;
+          }
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<WriteContentRequest>): WriteContentRequest {
+    return WriteContentRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WriteContentRequest>): WriteContentRequest {
+    const message = createBaseWriteContentRequest();
+    message.action = object.action ?? 0;
+    message.ref = object.ref ?? "";
+    message.total = object.total ?? 0;
+    message.expected = object.expected ?? "";
+    message.offset = object.offset ?? 0;
+    message.data = object.data ?? Buffer.alloc(0);
+    message.labels = Object.entries(object.labels ?? {}).reduce<{ [key: string]: string }>((acc, [key, value]) => {
+      if (value !== undefined) {
+        acc[key] = globalThis.String(value);
+      }
+      return acc;
+    }, {});
+    return message;
+  },
+};
+
+function createBaseWriteContentRequest_LabelsEntry(): WriteContentRequest_LabelsEntry {
+  return { key: "", value: "" };
+}
+
+export const WriteContentRequest_LabelsEntry = {
+  encode(message: WriteContentRequest_LabelsEntry, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): WriteContentRequest_LabelsEntry {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseWriteContentRequest_LabelsEntry();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 10) {
+            break;
+          }
+
+          message.key = reader.string();
+          continue;
+        case 2:
+          if (tag !== 18) {
+            break;
+          }
+
+          message.value = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<WriteContentRequest_LabelsEntry>): WriteContentRequest_LabelsEntry {
+    return WriteContentRequest_LabelsEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WriteContentRequest_LabelsEntry>): WriteContentRequest_LabelsEntry {
+    const message = createBaseWriteContentRequest_LabelsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseWriteContentResponse(): WriteContentResponse {
+  return { action: 0, offset: 0, total: 0, digest: "" };
+}
+
+export const WriteContentResponse = {
+  encode(message: WriteContentResponse, writer: _m0.Writer = _m0.Writer.create()): _m0.Writer {
+    if (message.action !== 0) {
+      writer.uint32(8).int32(message.action);
+    }
+    if (message.offset !== 0) {
+      writer.uint32(32).int64(message.offset);
+    }
+    if (message.total !== 0) {
+      writer.uint32(40).int64(message.total);
+    }
+    if (message.digest !== "") {
+      writer.uint32(50).string(message.digest);
+    }
+    return writer;
+  },
+
+  decode(input: _m0.Reader | Uint8Array, length?: number): WriteContentResponse {
+    const reader = input instanceof _m0.Reader ? input : _m0.Reader.create(input);
+    let end = length === undefined ? reader.len : reader.pos + length;
+    const message = createBaseWriteContentResponse();
+    while (reader.pos < end) {
+      const tag = reader.uint32();
+      switch (tag >>> 3) {
+        case 1:
+          if (tag !== 8) {
+            break;
+          }
+
+          message.action = reader.int32() as any;
+          continue;
+        case 4:
+          if (tag !== 32) {
+            break;
+          }
+
+          message.offset = longToNumber(reader.int64() as Long);
+          continue;
+        case 5:
+          if (tag !== 40) {
+            break;
+          }
+
+          message.total = longToNumber(reader.int64() as Long);
+          continue;
+        case 6:
+          if (tag !== 50) {
+            break;
+          }
+
+          message.digest = reader.string();
+          continue;
+      }
+      if ((tag & 7) === 4 || tag === 0) {
+        break;
+      }
+      reader.skipType(tag & 7);
+    }
+    return message;
+  },
+
+  create(base?: DeepPartial<WriteContentResponse>): WriteContentResponse {
+    return WriteContentResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<WriteContentResponse>): WriteContentResponse {
+    const message = createBaseWriteContentResponse();
+    message.action = object.action ?? 0;
+    message.offset = object.offset ?? 0;
+    message.total = object.total ?? 0;
+    message.digest = object.digest ?? "";
     return message;
   },
 };

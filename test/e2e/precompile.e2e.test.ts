@@ -1,0 +1,94 @@
+/**
+ * The precompilation cache against a real containerd: blobs, labels and the lease the shim keeps
+ * compiled modules under, and the cache's round trip through them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
+
+import { silentLogger } from '@runwasi/containerd-shim-wasm';
+import {
+  blobDigest,
+  ContainerdClient,
+  PrecompiledCache,
+  precompiledLabel,
+  precompiledLease,
+} from '@runwasi/containerd-shim-wasm/sandbox';
+import { PrivateContainerd } from '@runwasi/containerd-shim-wasm-test';
+
+describe('precompilation cache in the content store', () => {
+  let containerd: PrivateContainerd;
+  let client: ContainerdClient;
+
+  beforeAll(async () => {
+    containerd = await PrivateContainerd.start({ namespace: 'runwasi-precompile' });
+    client = new ContainerdClient(containerd.address, containerd.namespace);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await containerd?.stop();
+  });
+
+  it('writes a blob under a lease, reads its labels and changes one', async () => {
+    await client.ensureLease('runwasi-test-lease');
+    await client.ensureLease('runwasi-test-lease'); // a second time is not an error
+    // Larger than one Write message, so the blob travels in several.
+    const bytes = Buffer.alloc(2.5 * 1024 * 1024, 7);
+    bytes.write('runwasi', 12345);
+    const digest = await client.writeBlob(bytes, { 'runwasi.io/test': 'one' }, 'runwasi-test-lease');
+    expect(digest).toBe(blobDigest(bytes));
+    expect(Buffer.compare(await client.readBlob(digest), bytes)).toBe(0);
+    expect((await client.blobInfo(digest))?.labels['runwasi.io/test']).toBe('one');
+    await client.setBlobLabels(digest, { 'runwasi.io/test': 'two', 'runwasi.io/other': 'x' });
+    const info = await client.blobInfo(digest);
+    expect(info).toMatchObject({ size: bytes.length, labels: { 'runwasi.io/test': 'two', 'runwasi.io/other': 'x' } });
+    // Writing the same content again is not an error.
+    expect(await client.writeBlob(bytes, {}, 'runwasi-test-lease')).toBe(digest);
+    expect(await client.blobInfo(blobDigest(Buffer.from('never stored')))).toBeUndefined();
+    const leases = await containerd.ctrOk(['leases', 'list']);
+    expect(leases).toContain('runwasi-test-lease');
+  });
+
+  it('stores an artifact for a module and finds it again; another cache key misses', async () => {
+    const cache = new PrecompiledCache(client, 'testengine', silentLogger);
+    const module = Buffer.from('\0asm\x01\0\0\0 a module that is not in the store yet');
+    const artifact = Buffer.from('compiled form of the module');
+    const label = precompiledLabel('testengine', 'key-1');
+    expect(await cache.lookup(label, blobDigest(module))).toBeUndefined();
+
+    await cache.store(label, module, artifact);
+    const found = await cache.lookup(label, blobDigest(module));
+    expect(found && Buffer.from(found).toString()).toBe('compiled form of the module');
+    expect(await cache.lookup(precompiledLabel('testengine', 'key-2'), blobDigest(module))).toBeUndefined();
+
+    // What an operator sees: the module blob carries the label naming the artifact.
+    const content = await containerd.ctrOk(['content', 'ls']);
+    const moduleLine = content.split('\n').find((line) => line.startsWith(blobDigest(module)));
+    expect(moduleLine).toContain(`${label}=${blobDigest(artifact)}`);
+    expect(await containerd.ctrOk(['leases', 'list'])).toContain(precompiledLease('testengine'));
+  });
+
+  it('labels a module blob that is already stored (an image layer) instead of writing it', async () => {
+    const layer = Buffer.from('\0asm\x01\0\0\0 a layer already in the store');
+    await client.ensureLease('runwasi-test-lease');
+    await client.writeBlob(layer, { 'runwasi.io/existing': 'yes' }, 'runwasi-test-lease');
+    const cache = new PrecompiledCache(client, 'testengine', silentLogger);
+    const label = precompiledLabel('testengine', 'key-1');
+    await cache.store(label, layer, Buffer.from('artifact of the layer'));
+    const info = await client.blobInfo(blobDigest(layer));
+    expect(info?.labels).toMatchObject({ 'runwasi.io/existing': 'yes', [label]: blobDigest(Buffer.from('artifact of the layer')) });
+  });
+
+  it('refuses labels of another engine and keys that are not plain names', async () => {
+    const cache = new PrecompiledCache(client, 'testengine', silentLogger);
+    await expect(cache.lookup(precompiledLabel('otherengine', 'k'), 'sha256:00')).rejects.toThrow(/not a precompilation label/);
+    await expect(cache.lookup(precompiledLabel('testengine', 'a/b'), 'sha256:00')).rejects.toThrow(/not a precompilation label/);
+  });
+
+  it('treats an unreachable containerd as a miss', async () => {
+    const offline = new ContainerdClient('/nonexistent/containerd.sock', 'x');
+    const cache = new PrecompiledCache(offline, 'testengine', silentLogger);
+    expect(await cache.lookup(precompiledLabel('testengine', 'k'), 'sha256:00')).toBeUndefined();
+    await expect(cache.store(precompiledLabel('testengine', 'k'), Buffer.from('m'), Buffer.from('a'))).resolves.toBeUndefined();
+    offline.close();
+  });
+});
