@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     ...engines,
   ];
   // The rows of the report: the clang build at full size, then every engine.
-  const contestants: Contestant[] = [{ ...schedule[sizes.indexOf(fullSize) * 2 + 1]!, name: CLANG_NATIVE }, ...engines];
+  const contestants: Contestant[] = [{ ...schedule.find((c) => c.name === `clang@${fullSize}`)!, name: CLANG_NATIVE }, ...engines];
   const sampleName = (c: Contestant): string => (c.name === CLANG_NATIVE ? `clang@${c.size}` : c.name);
 
   const samples = new Map<string, Measurement[]>(); // `${kernel}/${schedule name}`
