@@ -229,6 +229,9 @@ async function main(): Promise<void> {
     console.log(`| geomean | 1× | ${geomeans.map((g) => fmtRatio(g[key])).join(' | ')} |`);
     console.log('');
   };
+  for (const e of engineInfo.filter((x) => !x.unavailable)) console.log(`- ${e.name}: ${e.library}; ${e.mode}`);
+  console.log(`- ${CLANG_NATIVE}: the same C built natively with clang -O2, the wasm builds' compiler`);
+  console.log('');
   ratioTable('× gcc, wall', 'ratio_to_native', (n) => n.run_ms);
   ratioTable('× gcc, CPU', 'ratio_to_native_cpu', (n) => n.run_cpu_ms);
   const startupCells = (f: (runs: Measurement[]) => number[]): string =>
