@@ -4,7 +4,9 @@
  * rotated from round to round so machine noise is spread over all of them; every measurement is a
  * fresh process; every output is checked against the gcc build's output at the same size.
  *
- *   node dist/bench.js [--rounds N] [--engines a,b] [--kernels a,b] [--size full|reduced] [--out results.json]
+ *   node dist/bench.js [--rounds N] [--engines a,b] [--kernels a,b] [--size full|reduced] [--simd] [--out results.json]
+ *
+ * `--simd` also runs every engine on the kernels built with `-msimd128` (columns `<engine>+simd`).
  *
  * Prints a ratio table and a detail table (Markdown) on stdout, progress on stderr; exits 1 when
  * any output differs from native.
@@ -81,6 +83,7 @@ async function main(): Promise<void> {
       engines: { type: 'string' },
       kernels: { type: 'string' },
       size: { type: 'string' },
+      simd: { type: 'boolean', default: false },
       out: { type: 'string' },
     },
   });
@@ -108,9 +111,15 @@ async function main(): Promise<void> {
   }));
   for (const e of engineInfo) if (e.unavailable) console.error(`skipping ${e.name}: ${e.unavailable}`);
   const fullSize: BenchSize = forcedSize ?? 'full';
-  const engines: Contestant[] = requested
-    .filter((_, i) => !engineInfo[i]!.unavailable)
-    .map((engine) => ({ name: engine.name, size: forcedSize ?? engine.size, run: (kernel: Kernel, arg: string) => runWasm(engine, kernel, arg) }));
+  const available = requested.filter((_, i) => !engineInfo[i]!.unavailable);
+  const engines: Contestant[] = [
+    ...available.map((engine) => ({ name: engine.name, size: forcedSize ?? engine.size, run: (kernel: Kernel, arg: string) => runWasm(engine, kernel, arg) })),
+    ...(values.simd ? available : []).map((engine) => ({
+      name: `${engine.name}+simd`,
+      size: forcedSize ?? engine.size,
+      run: (kernel: Kernel, arg: string) => runWasm(engine, kernel, arg, true),
+    })),
+  ];
   const sizes = [...new Set([fullSize, ...engines.map((c) => c.size)])].sort() as BenchSize[];
   // Both native builds at every size some engine runs at, then the engines. The clang build
   // (the wasm builds' compiler, natively) separates what the engine costs from what clang's
@@ -231,6 +240,7 @@ async function main(): Promise<void> {
   };
   for (const e of engineInfo.filter((x) => !x.unavailable)) console.log(`- ${e.name}: ${e.library}; ${e.mode}`);
   console.log(`- ${CLANG_NATIVE}: the same C built natively with clang -O2, the wasm builds' compiler`);
+  if (values.simd) console.log('- <engine>+simd: the engine on the kernels built with -msimd128');
   console.log('');
   ratioTable('× gcc, wall', 'ratio_to_native', (n) => n.run_ms);
   ratioTable('× gcc, CPU', 'ratio_to_native_cpu', (n) => n.run_cpu_ms);
@@ -258,6 +268,7 @@ async function main(): Promise<void> {
       started: started.toISOString(),
       finished: new Date().toISOString(),
       rounds,
+      simd: values.simd,
       machine: { ...machineFacts(), loadavg_before: loadBefore, loadavg_after: loadavg() },
       startup_fib_1: Object.fromEntries(
         [...startup].map(([name, runs]) => [name, { run_ms: round2(median(wall(runs))), run_cpu_ms: round2(median(cpu(runs))) }]),

@@ -41,9 +41,9 @@ export function nativePath(kernel: Kernel, compiler: NativeCompiler = 'gcc'): st
   return join(KERNELS_DIR, compiler === 'gcc' ? 'native' : 'native-clang', kernel.name);
 }
 
-/** The wasm32-wasi module of a kernel. */
-export function wasmPath(kernel: Kernel): string {
-  return join(KERNELS_DIR, 'wasm', `${kernel.name}.wasm`);
+/** The wasm32-wasi module of a kernel: built without SIMD, or with `-msimd128` when `simd`. */
+export function wasmPath(kernel: Kernel, simd = false): string {
+  return join(KERNELS_DIR, simd ? 'wasm-simd' : 'wasm', `${kernel.name}.wasm`);
 }
 
 /**

@@ -46,9 +46,9 @@ export function runNative(kernel: Kernel, arg: string, compiler: NativeCompiler 
   return { ...result, output };
 }
 
-/** Runs the wasm build of `kernel` once under `engine`, in a fresh measuring process. */
-export function runWasm(engine: BenchEngine, kernel: Kernel, arg: string): Measurement {
-  const command = [...(engine.launcher?.() ?? []), process.execPath, '--no-warnings', MEASURE_JS, engine.name, wasmPath(kernel), arg];
+/** Runs the wasm build of `kernel` (the `-msimd128` one when `simd`) once under `engine`, in a fresh measuring process. */
+export function runWasm(engine: BenchEngine, kernel: Kernel, arg: string, simd = false): Measurement {
+  const command = [...(engine.launcher?.() ?? []), process.execPath, '--no-warnings', MEASURE_JS, engine.name, wasmPath(kernel, simd), arg];
   const { result, output } = withOutputFile((fd) =>
     spawnSync(command[0]!, command.slice(1), {
       stdio: ['ignore', 'pipe', 'pipe', fd],

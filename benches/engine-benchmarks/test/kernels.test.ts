@@ -13,13 +13,17 @@ describe('kernels at tiny sizes', () => {
     expect(runNative(KERNELS.find((k) => k.name === 'sieve')!, '1').output).toBe('sieve(1) checksum=564163 8388593 564163\n');
   });
 
-  for (const engineName of ['v8', 'wasmtime']) {
-    it(`print the same checksums under ${engineName} as natively`, () => {
+  for (const [engineName, simd] of [
+    ['v8', false],
+    ['wasmtime', false],
+    ['wasmtime', true],
+  ] as const) {
+    it(`print the same checksums under ${engineName}${simd ? ' (SIMD builds)' : ''} as natively`, () => {
       const engine = engineNamed(engineName);
       for (const kernel of KERNELS) {
         const arg = argOf(kernel, 'tiny');
         const native = runNative(kernel, arg);
-        const wasm = runWasm(engine, kernel, arg);
+        const wasm = runWasm(engine, kernel, arg, simd);
         expect(native.output).toMatch(/checksum=\S+/);
         expect({ kernel: kernel.name, output: wasm.output }).toEqual({ kernel: kernel.name, output: native.output });
         expect(wasm.runMs).toBeGreaterThan(0);
