@@ -21,6 +21,7 @@ declare -A NEEDED=(
   [unshare]=util-linux
   [mkfifo]=coreutils
   [/bin/busybox]=busybox-static
+  [wrk]=wrk
   [/usr/include/wasm32-wasi/stdio.h]=wasi-libc
   [/usr/lib/llvm-14/lib/clang/14.0.6/lib/wasi/libclang_rt.builtins-wasm32.a]=libclang-rt-14-dev-wasm32
 )

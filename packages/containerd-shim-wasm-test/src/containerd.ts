@@ -181,15 +181,28 @@ export class PrivateContainerd {
    * ("mismatched image rootfs and manifest layers", fixed in 1.6.25 / 1.7.7 / 2.0).
    * Start it with `ctr task start <id>`; remove it with `ctr container rm <id>`.
    */
-  async createContainerWithoutSnapshot(options: { id: string; image: string; runtime: string; args: string[] }): Promise<void> {
+  async createContainerWithoutSnapshot(options: {
+    id: string;
+    image: string;
+    runtime: string;
+    args: string[];
+    /** `NAME=VALUE` entries added to the process environment. */
+    env?: string[];
+    /** Share the host's network namespace (like `ctr run --net-host`). */
+    hostNetwork?: boolean;
+  }): Promise<void> {
     const spec = JSON.parse(await this.ctrOk(['oci', 'spec'])) as {
-      process: { args: string[] };
+      process: { args: string[]; env?: string[] };
       root: { path: string };
-      linux?: { cgroupsPath?: string };
+      linux?: { cgroupsPath?: string; namespaces?: { type: string }[] };
     };
     const root = join(this.dir, 'roots', options.id);
     mkdirSync(root, { recursive: true });
     spec.process.args = options.args;
+    spec.process.env = [...(spec.process.env ?? []), ...(options.env ?? [])];
+    if (options.hostNetwork && spec.linux?.namespaces) {
+      spec.linux.namespaces = spec.linux.namespaces.filter((ns) => ns.type !== 'network');
+    }
     spec.root.path = root;
     spec.linux = { ...spec.linux, cgroupsPath: `/${this.namespace}/${options.id}` };
     const grpc = new ContainerdGrpc(this.address, this.namespace);

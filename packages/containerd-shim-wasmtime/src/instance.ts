@@ -1,7 +1,8 @@
 /**
- * The wasmtime engine: runs WASI preview1 modules on wasmtime through `@runwasi/wasmtime-node`.
+ * The wasmtime engine: runs WASI preview1 modules, WASI preview2 command components and
+ * `wasi:http/proxy` components on wasmtime through `@runwasi/wasmtime-node`.
  *
- * The guest runs on a worker thread, synchronously inside the native `WasiRunner.run`, so the main
+ * Modules and commands run on a worker thread, synchronously inside the native `WasiRunner.run`, so the main
  * thread keeps handling the signals that end the container process. The worker and both loads of
  * the native addon happen in `load()`, before the process changes its root to the container
  * rootfs; the worker compiles the module in `canHandle` and runs it in `runWasi`, with the guest's
@@ -12,12 +13,44 @@
  * interrupts the guest (an epoch bump: a spinning guest traps within microseconds) and waits a
  * short grace period; a guest stuck in a blocking host call (a read of stdin, a sleep) cannot be
  * interrupted, and then the process ends at once with the same exit status through `_exit(2)`.
+ *
+ * A component that exports `wasi:http/incoming-handler` is served instead of run: the native
+ * `ProxyServer` listens on `WASMTIME_HTTP_PROXY_SOCKET_ADDR` (from the container's environment,
+ * default `0.0.0.0:8080`) on threads of its own, and the first SIGINT or SIGTERM drains it (no new
+ * connections, requests in flight finish), after which the container exits 0. A second signal
+ * ends the process at once.
  */
+import { isIP } from 'node:net';
 import { Worker } from 'node:worker_threads';
 
 import type * as WasmtimeNode from '@runwasi/wasmtime-node';
 import type { Engine, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
 import { envToObject, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
+
+/** Environment variable of the container that sets where a `wasi:http/proxy` component listens. */
+export const HTTP_PROXY_ADDR_ENV = 'WASMTIME_HTTP_PROXY_SOCKET_ADDR';
+/** Where a `wasi:http/proxy` component listens when the container does not say. */
+export const DEFAULT_HTTP_PROXY_ADDR = '0.0.0.0:8080';
+/** Signals that drain a served proxy instead of ending the process. */
+const DRAIN_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
+
+/**
+ * Where the container's proxy listens: `ip:port` or `[ipv6]:port` from its environment, checked
+ * here so a bad value fails `Create` rather than the start.
+ */
+function proxyAddress(ctx: RuntimeContext): string {
+  const address = envToObject(ctx.env)[HTTP_PROXY_ADDR_ENV] || DEFAULT_HTTP_PROXY_ADDR;
+  const match = /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(address);
+  const ip = match?.[1] ?? match?.[2] ?? '';
+  const port = Number(match?.[3] ?? NaN);
+  if (!match || isIP(ip) !== (match[1] ? 6 : 4) || port > 65535) {
+    throw new ShimError(
+      'INVALID_ARGUMENT',
+      `${HTTP_PROXY_ADDR_ENV}=${address} is not an address to listen on (expected ip:port, e.g. ${DEFAULT_HTTP_PROXY_ADDR})`,
+    );
+  }
+  return address;
+}
 
 /** Options of {@link WasmtimeEngine}. */
 export interface WasmtimeEngineOptions {
@@ -45,7 +78,7 @@ parentPort.on('message', (job) => {
       compiled = job.bytes;
     }
     if (job.type === 'compile') {
-      parentPort.postMessage({ type: 'compiled' });
+      parentPort.postMessage({ type: 'compiled', kind: runner.kind });
       return;
     }
     const status = runner.run(job.options);
@@ -59,7 +92,7 @@ parentPort.postMessage({ type: 'ready', handle: runner.handle });
 
 type GuestMessage =
   | { type: 'ready'; handle: number }
-  | { type: 'compiled' }
+  | { type: 'compiled'; kind: WasmtimeNode.WorkloadKind }
   | { type: 'exit'; status: number }
   | { type: 'error'; message: string; code?: string };
 
@@ -103,6 +136,9 @@ export class WasmtimeEngine implements Engine {
   #native: typeof WasmtimeNode | undefined;
   #worker: Worker | undefined;
   #handle = 0;
+  #kind: WasmtimeNode.WorkloadKind | undefined;
+  #server: WasmtimeNode.ProxyServer | undefined;
+  #draining = false;
 
   constructor(options: WasmtimeEngineOptions = {}) {
     this.#options = options;
@@ -132,17 +168,36 @@ export class WasmtimeEngine implements Engine {
     process.on('exit', (code) => this.#stopGuest(code));
   }
 
-  /** Checks that the module exists and compiles; the compiled module is kept for `runWasi`. */
+  /**
+   * Checks that the module or component exists and compiles; the compiled workload is kept for
+   * `runWasi`. A component must be a command or a proxy, and only a module has entrypoints.
+   */
   async canHandle(ctx: RuntimeContext): Promise<void> {
     const bytes = await readModule(ctx);
     const reply = await this.#post({ type: 'compile', bytes });
     if (reply.type === 'error') {
       throw new ShimError('INVALID_ARGUMENT', `${ctx.entrypoint.arg0}: ${reply.message}`);
     }
+    if (reply.type !== 'compiled') {
+      throw new ShimError('INTERNAL', `unexpected message from the guest thread: ${reply.type}`);
+    }
+    this.#kind = reply.kind;
+    if (reply.kind !== 'module' && ctx.entrypoint.func !== '_start') {
+      throw new ShimError(
+        'INVALID_ARGUMENT',
+        `${ctx.entrypoint.arg0}: a component has no entrypoint ${ctx.entrypoint.func} (it runs wasi:cli/run or serves wasi:http)`,
+      );
+    }
+    if (reply.kind === 'proxy') proxyAddress(ctx);
   }
 
-  /** Runs the guest on the worker thread and resolves its exit code; rejects on a trap. */
+  /**
+   * Runs a module or command on the worker thread and resolves its exit code (rejects on a
+   * trap), or serves a proxy until it has drained and resolves 0.
+   */
   async runWasi(ctx: RuntimeContext, stdio: Stdio): Promise<number> {
+    if (this.#kind === undefined) await this.canHandle(ctx);
+    if (this.#kind === 'proxy') return this.#serve(ctx, stdio);
     const bytes = await readModule(ctx);
     const options: WasmtimeNode.RunOptions = {
       args: ctx.args.length > 0 ? [ctx.entrypoint.arg0, ...ctx.args.slice(1)] : [],
@@ -162,6 +217,46 @@ export class WasmtimeEngine implements Engine {
       throw new ShimError(code, reply.message);
     }
     throw new ShimError('INTERNAL', `unexpected message from the guest thread: ${reply.type}`);
+  }
+
+  /**
+   * Drains a served proxy on the first SIGINT or SIGTERM; any other signal, and a second one,
+   * end the process the default way.
+   */
+  onSignal(signal: NodeJS.Signals): boolean {
+    const server = this.#server;
+    if (!server || this.#draining || !DRAIN_SIGNALS.includes(signal)) return false;
+    this.#draining = true;
+    server.stop();
+    return true;
+  }
+
+  /** Serves the proxy component until it has drained; resolves 0 then. */
+  async #serve(ctx: RuntimeContext, stdio: Stdio): Promise<number> {
+    const native = this.#native;
+    if (!native) throw new ShimError('INTERNAL', 'the wasmtime engine is not loaded');
+    const env = envToObject(ctx.env);
+    const options: WasmtimeNode.ServeOptions = {
+      address: proxyAddress(ctx),
+      args: ctx.args.length > 0 ? [ctx.entrypoint.arg0, ...ctx.args.slice(1)] : [],
+      env: Object.entries(env),
+      preopenDir: '/',
+      stdout: stdio.stdout,
+      stderr: stdio.stderr,
+    };
+    if (this.#options.memoryLimitBytes !== undefined)
+      options.memoryLimitBytes = this.#options.memoryLimitBytes;
+    let server: WasmtimeNode.ProxyServer;
+    try {
+      server = new native.ProxyServer(this.#handle, options);
+      server.start();
+    } catch (err) {
+      const code = (err as { code?: string }).code === 'InvalidArg' ? 'INVALID_ARGUMENT' : 'INTERNAL';
+      throw new ShimError(code, `cannot serve ${ctx.entrypoint.arg0}: ${(err as Error).message}`, { cause: err });
+    }
+    this.#server = server;
+    await server.wait();
+    return 0;
   }
 
   /** Sends one job to the guest thread and resolves its one reply. */

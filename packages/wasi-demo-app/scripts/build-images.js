@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// Builds the demo app's OCI image tarballs from dist-wasm/wasi-demo-app.wasm:
+// Builds the demo app's OCI image tarballs from dist-wasm/:
 //   dist/img.tar               ghcr.io/runwasi-ts/wasi-demo-app:latest          classic image: one tar layer with /wasi-demo-app.wasm
 //   dist/img-oci.tar           ghcr.io/runwasi-ts/wasi-demo-oci:latest          runwasi wasm image: the module as a raw wasm layer
 //   dist/img-oci-artifact.tar  ghcr.io/runwasi-ts/wasi-demo-oci-artifact:latest CNCF wasm OCI artifact
+//   dist/img-component.tar     ghcr.io/runwasi-ts/wasi-demo-component:latest    classic image of the preview2 command component
+//   dist/img-http.tar          ghcr.io/runwasi-ts/wasi-demo-http:latest         classic image of the wasi:http/proxy component
+//   dist/img-http-oci.tar      ghcr.io/runwasi-ts/wasi-demo-http-oci:latest     the wasi:http component as a raw wasm layer
 // Usage: node scripts/build-images.js [--out-dir DIR]   (SOURCE_DATE_EPOCH, when set, dates the images)
 // Plain CommonJS on purpose: it runs straight from a checkout, no compile step of its own.
 'use strict';
@@ -12,6 +15,8 @@ const path = require('node:path');
 
 const pkgDir = path.resolve(__dirname, '..');
 const wasm = path.join(pkgDir, 'dist-wasm', 'wasi-demo-app.wasm');
+const component = path.join(pkgDir, 'dist-wasm', 'wasi-demo-app.component.wasm');
+const httpComponent = path.join(pkgDir, 'dist-wasm', 'wasi-http-demo.wasm');
 
 function fail(message) {
   process.stderr.write(`build-images: ${message}\n`);
@@ -56,10 +61,12 @@ async function writeImage(builder, target) {
 
 async function main() {
   const { outDir } = parseArgs(process.argv.slice(2));
-  if (!fs.existsSync(wasm)) {
-    fail(
-      `${path.relative(process.cwd(), wasm)} is missing; run: pnpm nx run @runwasi/wasi-demo-app:build:wasm`,
-    );
+  for (const input of [wasm, component, httpComponent]) {
+    if (!fs.existsSync(input)) {
+      fail(
+        `${path.relative(process.cwd(), input)} is missing; run: pnpm nx run @runwasi/wasi-demo-app:build:wasm`,
+      );
+    }
   }
   const { Builder, InvalidInputError, WASM_LAYER_MEDIA_TYPE, WASM_ARTIFACT_LAYER_MEDIA_TYPE } = loadBuilder();
 
@@ -89,6 +96,27 @@ async function main() {
         .setName('ghcr.io/runwasi-ts/wasi-demo-oci-artifact:latest')
         .setArtifactConfig()
         .addLayer(wasm, WASM_ARTIFACT_LAYER_MEDIA_TYPE),
+    },
+    {
+      file: 'img-component.tar',
+      builder: new Builder(options)
+        .setName('ghcr.io/runwasi-ts/wasi-demo-component:latest')
+        .setImageConfig({ config: { Entrypoint: ['/wasi-demo-component.wasm'] } })
+        .addTarLayer([{ path: '/wasi-demo-component.wasm', source: component, mode: 0o755 }]),
+    },
+    {
+      file: 'img-http.tar',
+      builder: new Builder(options)
+        .setName('ghcr.io/runwasi-ts/wasi-demo-http:latest')
+        .setImageConfig({ config: { Entrypoint: ['/wasi-http-demo.wasm'] } })
+        .addTarLayer([{ path: '/wasi-http-demo.wasm', source: httpComponent, mode: 0o755 }]),
+    },
+    {
+      file: 'img-http-oci.tar',
+      builder: new Builder(options)
+        .setName('ghcr.io/runwasi-ts/wasi-demo-http-oci:latest')
+        .setImageConfig({ config: { Entrypoint: ['wasi-demo-http-oci.wasm'] } })
+        .addLayer(httpComponent, WASM_LAYER_MEDIA_TYPE),
     },
   ];
 

@@ -7,6 +7,7 @@ import { join, resolve } from 'node:path';
 
 const PKG = resolve(__dirname, '..');
 const WASM = join(PKG, 'dist-wasm', 'wasi-demo-app.wasm');
+const HTTP_COMPONENT = join(PKG, 'dist-wasm', 'wasi-http-demo.wasm');
 
 // The child reads its whole job from WASI_RUN so no argument parsing is needed.
 const RUNNER = `
@@ -178,5 +179,39 @@ describe('scripts/build-images.js', () => {
       architecture: 'wasm',
       layerDigests: [manifest.layers[0].digest],
     });
+  });
+
+  it('builds the component images: the command and the wasi:http component, classic and as a wasm layer', () => {
+    const component = unpack('img-component.tar');
+    expect(component.config.config.Entrypoint).toEqual(['/wasi-demo-component.wasm']);
+    expect(tar(['-tf', blob(component.dir, component.manifest.layers[0].digest)])).toMatch(/^wasi-demo-component\.wasm$/m);
+    const http = unpack('img-http.tar');
+    expect(http.config.config.Entrypoint).toEqual(['/wasi-http-demo.wasm']);
+    const httpLayer = unpack('img-http-oci.tar');
+    expect(httpLayer.manifest.layers.map((l: { mediaType: string }) => l.mediaType)).toEqual([
+      'application/vnd.bytecodealliance.wasm.component.layer.v0+wasm',
+    ]);
+    expect(
+      readFileSync(blob(httpLayer.dir, httpLayer.manifest.layers[0].digest)).equals(readFileSync(HTTP_COMPONENT)),
+    ).toBe(true);
+  });
+});
+
+describe('the components', () => {
+  // A component's preamble: the wasm magic, then version 0x0d and layer 1 (a core module has 1, 0).
+  const COMPONENT_PREAMBLE = Buffer.from([0x00, 0x61, 0x73, 0x6d, 0x0d, 0x00, 0x01, 0x00]);
+
+  it.each([
+    ['the command component', 'wasi-demo-app.component.wasm', 'wasi:cli/run'],
+    ['the wasi:http component', 'wasi-http-demo.wasm', 'wasi:http/incoming-handler'],
+  ])('%s is a component exporting its world', (_what, file, exported) => {
+    const bytes = readFileSync(join(PKG, 'dist-wasm', file));
+    expect(bytes.subarray(0, 8).equals(COMPONENT_PREAMBLE)).toBe(true);
+    // Export names are stored as plain strings in the component's export section.
+    expect(bytes.includes(Buffer.from(exported))).toBe(true);
+  });
+
+  it('leaves the preview1 module a core module', () => {
+    expect(readFileSync(WASM).subarray(4, 8).equals(Buffer.from([0x01, 0x00, 0x00, 0x00]))).toBe(true);
   });
 });

@@ -79,4 +79,13 @@ export interface Engine {
    * and the error in the shim log.
    */
   runWasi(ctx: RuntimeContext, stdio: Stdio): Promise<number>;
+
+  /**
+   * Called when the container process gets a signal that would end it (SIGTERM, SIGINT, SIGHUP,
+   * …; `ctr task kill` sends SIGTERM) while `runWasi` runs. Return true to take the signal over:
+   * the process keeps running and ends when `runWasi` resolves (a server draining its requests,
+   * say). Return false, throw, or leave this out for the default: the process ends at once with
+   * status 128+n. SIGKILL never gets here.
+   */
+  onSignal?(signal: NodeJS.Signals): boolean;
 }

@@ -1,13 +1,19 @@
-//! Runs WASI preview1 modules on wasmtime, for Node.
+//! Runs WASI preview1 modules, WASI preview2 command components and `wasi:http/proxy` components
+//! on wasmtime, for Node.
 //!
-//! The surface is deliberately small and synchronous: a `WasiRunner` compiles one module and runs
+//! The surface is deliberately small and synchronous: a `WasiRunner` compiles one workload and runs
 //! it on the calling thread (callers use a `worker_threads` Worker, so the Node main thread stays
 //! free). A guest is stopped by epoch interruption: every runner has its own wasmtime `Engine`
 //! with an epoch deadline one tick ahead, and `interrupt` bumps the epoch from any thread.
 //!
 //! Because a runner object lives in the JS realm of the thread that made it, other threads reach
-//! it through its numeric `handle` and the module-level `interrupt(handle, waitMs)`.
+//! it through its numeric `handle` and the module-level `interrupt(handle, waitMs)`; a
+//! `ProxyServer` made on any thread serves the proxy component a runner compiled.
 #![deny(clippy::all)]
+
+mod proxy;
+
+pub use proxy::{ProxyServer, ServeOptions};
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -17,16 +23,18 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
-use napi::bindgen_prelude::Uint8Array;
+use napi::bindgen_prelude::{Buffer, Uint8Array};
 use napi::{Error, Result, Status};
 use napi_derive::napi;
+use wasmtime::component::{Component, ResourceTable};
 use wasmtime::{
-    Config, Engine, Linker, Module, Store, StoreLimits, StoreLimitsBuilder, Trap, Val,
+    Config, Engine, Linker, Module, Precompiled, Store, StoreLimits, StoreLimitsBuilder, Trap, Val,
     WasmBacktrace,
 };
 use wasmtime_wasi::cli::{InputFile, OutputFile};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
-use wasmtime_wasi::{FsPerms, I32Exit, WasiCtxBuilder};
+use wasmtime_wasi::p2::bindings::sync::Command;
+use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
 /// The function a WASI command starts at.
 const START: &str = "_start";
@@ -34,18 +42,80 @@ const START: &str = "_start";
 const INITIALIZE: &str = "_initialize";
 /// Frames of a trap's wasm backtrace kept in the error message.
 const BACKTRACE_FRAMES: usize = 10;
+/// Export of a `wasi:cli/command` component (any 0.2.x version).
+const CLI_RUN: &str = "wasi:cli/run@0.2";
+/// Export of a `wasi:http/proxy` component (any 0.2.x version).
+const HTTP_HANDLER: &str = "wasi:http/incoming-handler@0.2";
+
+/// What a runner compiled.
+#[derive(Clone)]
+pub(crate) enum Workload {
+    /// A core module, run as a WASI preview1 program.
+    Module(Module),
+    /// A component exporting `wasi:cli/run`, run as a WASI preview2 command.
+    Command(Component),
+    /// A component exporting `wasi:http/incoming-handler`, served by a `ProxyServer`.
+    Proxy(Component),
+}
+
+impl Workload {
+    fn kind(&self) -> &'static str {
+        match self {
+            Workload::Module(_) => "module",
+            Workload::Command(_) => "command",
+            Workload::Proxy(_) => "proxy",
+        }
+    }
+
+    /// Sorts a component by its exports; a component that is both a proxy and a command is
+    /// served, as a server is what its author most likely meant to ship.
+    fn of_component(engine: &Engine, component: Component) -> Result<Self> {
+        let ty = component.component_type();
+        let names: Vec<String> = ty
+            .exports(engine)
+            .map(|(name, _)| name.to_string())
+            .collect();
+        if names.iter().any(|n| n.starts_with(HTTP_HANDLER)) {
+            return Ok(Workload::Proxy(component));
+        }
+        if names.iter().any(|n| n.starts_with(CLI_RUN)) {
+            return Ok(Workload::Command(component));
+        }
+        Err(Error::new(
+            Status::InvalidArg,
+            format!(
+                "the component exports neither wasi:cli/run nor wasi:http/incoming-handler (it exports: {})",
+                if names.is_empty() { "nothing".to_string() } else { names.join(", ") }
+            ),
+        ))
+    }
+}
+
+/// Whether `bytes` is a component rather than a core module: both start with `\0asm`, then a
+/// 16-bit version and a 16-bit layer, which is 0 for modules and 1 for components.
+fn is_component(bytes: &[u8]) -> bool {
+    bytes.len() >= 8 && &bytes[0..4] == b"\0asm" && bytes[6..8] == [1, 0]
+}
 
 /// What a runner shares with other threads: its engine (for the epoch) and whether a guest runs.
-struct Shared {
-    engine: Engine,
+pub(crate) struct Shared {
+    pub(crate) engine: Engine,
+    /// The compiled workload, shared so a `ProxyServer` on another thread can serve it.
+    pub(crate) workload: Mutex<Option<Workload>>,
     /// Set by the first interrupt; a runner that was interrupted never starts a guest again.
-    interrupted: AtomicBool,
+    pub(crate) interrupted: AtomicBool,
     /// Whether `run` is executing, with `idle` signalled when it stops.
     running: Mutex<bool>,
     idle: Condvar,
 }
 
 impl Shared {
+    pub(crate) fn workload(&self) -> MutexGuard<'_, Option<Workload>> {
+        self.workload
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
     fn running(&self) -> MutexGuard<'_, bool> {
         // A panic while holding this lock cannot leave the bool inconsistent.
         self.running
@@ -53,7 +123,7 @@ impl Shared {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    fn interrupt(&self) {
+    pub(crate) fn interrupt(&self) {
         self.interrupted.store(true, Ordering::SeqCst);
         self.engine.increment_epoch();
     }
@@ -95,19 +165,19 @@ impl Drop for RunningGuard<'_> {
 static RUNNERS: LazyLock<Mutex<HashMap<u32, Arc<Shared>>>> = LazyLock::new(Default::default);
 static NEXT_HANDLE: AtomicU32 = AtomicU32::new(1);
 
-fn runners() -> MutexGuard<'static, HashMap<u32, Arc<Shared>>> {
+pub(crate) fn runners() -> MutexGuard<'static, HashMap<u32, Arc<Shared>>> {
     RUNNERS
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn failure(message: impl Into<String>) -> Error {
+pub(crate) fn failure(message: impl Into<String>) -> Error {
     Error::new(Status::GenericFailure, message.into())
 }
 
 /// The message of a failed run: for a trap, wasmtime's trap message on the first line and the top
 /// of the wasm backtrace below it; otherwise the error and its causes.
-fn describe(err: &wasmtime::Error) -> String {
+pub(crate) fn describe(err: &wasmtime::Error) -> String {
     let Some(trap) = err.downcast_ref::<Trap>() else {
         return format!("{err:#}");
     };
@@ -136,7 +206,7 @@ pub struct RunnerOptions {
     pub max_wasm_stack: Option<u32>,
 }
 
-/// One run of the compiled module.
+/// One run of the compiled module or command component.
 #[napi(object)]
 pub struct RunOptions {
     /// The guest's argv; `args[0]` is the program name.
@@ -158,17 +228,67 @@ pub struct RunOptions {
     pub memory_limit_bytes: Option<i64>,
 }
 
-/// Per-store data: the WASI context and the resource limits.
-struct State {
+/// Per-store data of a preview1 run: the WASI context and the resource limits.
+struct P1State {
     wasi: WasiP1Ctx,
     limits: StoreLimits,
+}
+
+/// Per-store data of a component: the WASI context, its resources and the resource limits.
+pub(crate) struct P2State {
+    pub(crate) wasi: WasiCtx,
+    pub(crate) table: ResourceTable,
+    pub(crate) limits: StoreLimits,
+}
+
+impl WasiView for P2State {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
+    }
+}
+
+/// The store limits for an optional cap on each linear memory.
+pub(crate) fn memory_limits(bytes: Option<i64>) -> Result<StoreLimits> {
+    match bytes {
+        Some(bytes) if bytes < 0 => Err(Error::new(
+            Status::InvalidArg,
+            "memoryLimitBytes is negative",
+        )),
+        Some(bytes) => Ok(StoreLimitsBuilder::new()
+            .memory_size(bytes as usize)
+            .build()),
+        None => Ok(StoreLimits::default()),
+    }
+}
+
+/// Adds the guest's `/` (read-write) to a WASI context, when there is one.
+pub(crate) fn preopen(wasi: &mut WasiCtxBuilder, dir: Option<&str>) -> Result<()> {
+    if let Some(dir) = dir {
+        wasi.preopened_dir(dir, "/", FsPerms::ReadWrite)
+            .map_err(|e| failure(format!("cannot preopen {dir} as the guest's /: {e:#}")))?;
+    }
+    Ok(())
+}
+
+/// The exit code of a finished run, or the error to throw.
+fn exit_code(outcome: wasmtime::Result<()>) -> Result<i32> {
+    match outcome {
+        Ok(()) => Ok(0),
+        Err(err) => match err.downcast_ref::<I32Exit>() {
+            Some(I32Exit(code)) => Ok(*code),
+            None => Err(failure(describe(&err))),
+        },
+    }
 }
 
 /// Duplicates `fd` into a `File` the guest owns, in blocking mode.
 ///
 /// The blocking flag lives on the shared open file description: a descriptor handed to a guest
 /// is the guest's, and wasmtime's WASI streams expect blocking reads and writes.
-fn guest_file(fd: i32, what: &str) -> Result<File> {
+pub(crate) fn guest_file(fd: i32, what: &str) -> Result<File> {
     // SAFETY: fcntl on an arbitrary integer only inspects or duplicates it; errors are reported.
     let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
     if dup < 0 {
@@ -189,12 +309,11 @@ fn guest_file(fd: i32, what: &str) -> Result<File> {
     Ok(file)
 }
 
-/// Compiles and runs WASI preview1 modules on an engine of its own.
+/// Compiles and runs WASI preview1 modules and preview2 components on an engine of its own.
 #[napi]
 pub struct WasiRunner {
     handle: u32,
     shared: Arc<Shared>,
-    module: Option<Module>,
 }
 
 #[napi]
@@ -210,17 +329,14 @@ impl WasiRunner {
             .map_err(|e| failure(format!("cannot create a wasmtime engine: {e:#}")))?;
         let shared = Arc::new(Shared {
             engine,
+            workload: Mutex::new(None),
             interrupted: AtomicBool::new(false),
             running: Mutex::new(false),
             idle: Condvar::new(),
         });
         let handle = NEXT_HANDLE.fetch_add(1, Ordering::Relaxed);
         runners().insert(handle, shared.clone());
-        Ok(Self {
-            handle,
-            shared,
-            module: None,
-        })
+        Ok(Self { handle, shared })
     }
 
     /// Process-wide id of this runner, for `interrupt(handle)` from another thread.
@@ -229,28 +345,121 @@ impl WasiRunner {
         self.handle
     }
 
-    /// Validates and compiles `bytes` (a WebAssembly binary) as the module later runs execute.
-    #[napi]
-    pub fn compile(&mut self, bytes: Uint8Array) -> Result<()> {
-        let module = Module::new(&self.shared.engine, &bytes[..]).map_err(|e| {
-            Error::new(
-                Status::InvalidArg,
-                format!("invalid WebAssembly module: {e:#}"),
-            )
-        })?;
-        self.module = Some(module);
-        Ok(())
+    /// What the last `compile` or `loadPrecompiled` produced: `module`, `command` or `proxy`;
+    /// null before.
+    #[napi(getter)]
+    pub fn kind(&self) -> Option<&'static str> {
+        self.shared.workload().as_ref().map(Workload::kind)
     }
 
-    /// Runs the compiled module to completion on the calling thread and returns its exit code:
-    /// 0 when the function returns, the `proc_exit` status otherwise. Throws on a trap (including
-    /// an interrupt) with wasmtime's trap message, or when the guest cannot be set up.
+    /// Validates and compiles `bytes` (a WebAssembly module or component) as the workload later
+    /// runs execute, and returns its kind.
+    #[napi]
+    pub fn compile(&self, bytes: Uint8Array) -> Result<&'static str> {
+        let engine = &self.shared.engine;
+        let workload = if is_component(&bytes) {
+            let component = Component::new(engine, &bytes[..]).map_err(|e| {
+                Error::new(
+                    Status::InvalidArg,
+                    format!("invalid WebAssembly component: {e:#}"),
+                )
+            })?;
+            Workload::of_component(engine, component)?
+        } else {
+            let module = Module::new(engine, &bytes[..]).map_err(|e| {
+                Error::new(
+                    Status::InvalidArg,
+                    format!("invalid WebAssembly module: {e:#}"),
+                )
+            })?;
+            Workload::Module(module)
+        };
+        let kind = workload.kind();
+        *self.shared.workload() = Some(workload);
+        Ok(kind)
+    }
+
+    /// Compiles `bytes` (a module or component) to this engine's native code without keeping it,
+    /// and returns the artifact `loadPrecompiled` accepts.
+    #[napi]
+    pub fn precompile(&self, bytes: Uint8Array) -> Result<Buffer> {
+        let engine = &self.shared.engine;
+        let artifact = if is_component(&bytes) {
+            engine.precompile_component(&bytes)
+        } else {
+            engine.precompile_module(&bytes)
+        };
+        let what = if is_component(&bytes) {
+            "component"
+        } else {
+            "module"
+        };
+        artifact.map(Buffer::from).map_err(|e| {
+            Error::new(
+                Status::InvalidArg,
+                format!("invalid WebAssembly {what}: {e:#}"),
+            )
+        })
+    }
+
+    /// Identifies the engine settings an artifact depends on: artifacts made by runners with the
+    /// same hash load in each other. Hex text, stable for a given build of this addon.
+    #[napi]
+    pub fn precompile_compatibility_hash(&self) -> String {
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        std::hash::Hash::hash(
+            &self.shared.engine.precompile_compatibility_hash(),
+            &mut hasher,
+        );
+        format!("{:016x}", std::hash::Hasher::finish(&hasher))
+    }
+
+    /// Loads an artifact of `precompile` (made by a runner with the same compatibility hash) as
+    /// the workload later runs execute, and returns its kind. The artifact is native code run as
+    /// is: it must come from a trusted store that checks its integrity (a content-addressed one).
+    #[napi]
+    pub fn load_precompiled(&self, artifact: Uint8Array) -> Result<&'static str> {
+        let engine = &self.shared.engine;
+        let invalid = |e: wasmtime::Error| {
+            Error::new(
+                Status::InvalidArg,
+                format!("unusable precompiled artifact: {e:#}"),
+            )
+        };
+        let workload = match Engine::detect_precompiled(&artifact) {
+            // SAFETY: wasmtime checks the artifact's format, its wasmtime version and the engine
+            // settings it was compiled for; the caller vouches for where the bytes come from.
+            Some(Precompiled::Module) => Workload::Module(
+                unsafe { Module::deserialize(engine, &artifact[..]) }.map_err(invalid)?,
+            ),
+            Some(Precompiled::Component) => {
+                let component =
+                    unsafe { Component::deserialize(engine, &artifact[..]) }.map_err(invalid)?;
+                Workload::of_component(engine, component)?
+            }
+            None => {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    "unusable precompiled artifact: not a wasmtime artifact",
+                ))
+            }
+        };
+        let kind = workload.kind();
+        *self.shared.workload() = Some(workload);
+        Ok(kind)
+    }
+
+    /// Runs the compiled module or command component to completion on the calling thread and
+    /// returns its exit code: 0 when it returns, the `proc_exit`/`wasi:cli/exit` status otherwise
+    /// (a command whose `run` returns an error exits with 1). Throws on a trap (including an
+    /// interrupt) with wasmtime's trap message, or when the guest cannot be set up.
     #[napi]
     pub fn run(&self, options: RunOptions) -> Result<i32> {
-        let module = self
-            .module
-            .as_ref()
-            .ok_or_else(|| failure("no module: call compile() first"))?;
+        let workload = self
+            .shared
+            .workload()
+            .clone()
+            .ok_or_else(|| failure("nothing compiled: call compile() first"))?;
         let shared = &*self.shared;
         let _running = RunningGuard::enter(shared)?;
 
@@ -261,67 +470,56 @@ impl WasiRunner {
         wasi.stdin(InputFile::new(guest_file(options.stdin, "stdin")?));
         wasi.stdout(OutputFile::new(guest_file(options.stdout, "stdout")?));
         wasi.stderr(OutputFile::new(guest_file(options.stderr, "stderr")?));
-        if let Some(dir) = &options.preopen_dir {
-            wasi.preopened_dir(dir, "/", FsPerms::ReadWrite)
-                .map_err(|e| failure(format!("cannot preopen {dir} as the guest's /: {e:#}")))?;
-        }
-        let limits = match options.memory_limit_bytes {
-            Some(bytes) if bytes < 0 => {
-                return Err(Error::new(
-                    Status::InvalidArg,
-                    "memoryLimitBytes is negative",
-                ))
+        preopen(&mut wasi, options.preopen_dir.as_deref())?;
+        let limits = memory_limits(options.memory_limit_bytes)?;
+
+        match workload {
+            Workload::Module(module) => {
+                let state = P1State {
+                    wasi: wasi.build_p1(),
+                    limits,
+                };
+                let mut store = Store::new(&shared.engine, state);
+                store.limiter(|state| &mut state.limits);
+                arm_interrupt(shared, &mut store)?;
+                let mut linker: Linker<P1State> = Linker::new(&shared.engine);
+                p1::add_to_linker_sync(&mut linker, |state: &mut P1State| &mut state.wasi)
+                    .map_err(|e| failure(format!("cannot link WASI: {e:#}")))?;
+                let func = options.func.as_deref().unwrap_or(START);
+                exit_code(run_module(&linker, &mut store, &module, func))
             }
-            Some(bytes) => StoreLimitsBuilder::new()
-                .memory_size(bytes as usize)
-                .build(),
-            None => StoreLimits::default(),
-        };
-        let mut store = Store::new(
-            &shared.engine,
-            State {
-                wasi: wasi.build_p1(),
-                limits,
-            },
-        );
-        store.limiter(|state| &mut state.limits);
-        // Trap on the first epoch tick after this point; set before checking `interrupted`, so an
-        // interrupt either is seen below or bumps the epoch past this deadline.
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_trap();
-        if shared.interrupted.load(Ordering::SeqCst) {
-            return Err(failure("interrupted before the guest started"));
-        }
-
-        let mut linker: Linker<State> = Linker::new(&shared.engine);
-        p1::add_to_linker_sync(&mut linker, |state: &mut State| &mut state.wasi)
-            .map_err(|e| failure(format!("cannot link WASI: {e:#}")))?;
-        let func = options.func.as_deref().unwrap_or(START);
-
-        let outcome = (|| -> wasmtime::Result<()> {
-            let instance = linker.instantiate(&mut store, module)?;
-            let Some(entry) = instance.get_func(&mut store, func) else {
-                wasmtime::bail!("the module exports no function {func}");
-            };
-            if func != START {
-                if let Some(init) = instance.get_func(&mut store, INITIALIZE) {
-                    init.call(&mut store, &[], &mut [])?;
+            Workload::Command(component) => {
+                if let Some(func) = options.func.as_deref().filter(|f| *f != START) {
+                    return Err(Error::new(
+                        Status::InvalidArg,
+                        format!(
+                            "a component runs through wasi:cli/run; it has no entrypoint {func}"
+                        ),
+                    ));
                 }
+                let state = P2State {
+                    wasi: wasi.build(),
+                    table: ResourceTable::new(),
+                    limits,
+                };
+                let mut store = Store::new(&shared.engine, state);
+                store.limiter(|state| &mut state.limits);
+                arm_interrupt(shared, &mut store)?;
+                let mut linker = wasmtime::component::Linker::<P2State>::new(&shared.engine);
+                wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+                    .map_err(|e| failure(format!("cannot link WASI: {e:#}")))?;
+                exit_code((|| {
+                    let command = Command::instantiate(&mut store, &component, &linker)?;
+                    match command.wasi_cli_run().call_run(&mut store)? {
+                        Ok(()) => Ok(()),
+                        Err(()) => Err(I32Exit(1).into()),
+                    }
+                })())
             }
-            let ty = entry.ty(&store);
-            if ty.params().len() != 0 {
-                wasmtime::bail!("function {func} takes parameters; an entrypoint must take none");
-            }
-            let mut results = vec![Val::I32(0); ty.results().len()];
-            entry.call(&mut store, &[], &mut results)
-        })();
-
-        match outcome {
-            Ok(()) => Ok(0),
-            Err(err) => match err.downcast_ref::<I32Exit>() {
-                Some(I32Exit(code)) => Ok(*code),
-                None => Err(failure(describe(&err))),
-            },
+            Workload::Proxy(_) => Err(Error::new(
+                Status::InvalidArg,
+                "the component is a wasi:http proxy: serve it with a ProxyServer",
+            )),
         }
     }
 
@@ -331,6 +529,42 @@ impl WasiRunner {
     pub fn interrupt(&self) {
         self.shared.interrupt();
     }
+}
+
+/// Makes `store` trap on the next epoch tick; fails when the runner was already interrupted.
+pub(crate) fn arm_interrupt<T>(shared: &Shared, store: &mut Store<T>) -> Result<()> {
+    // Set before checking `interrupted`, so an interrupt either is seen below or bumps the epoch
+    // past this deadline.
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_trap();
+    if shared.interrupted.load(Ordering::SeqCst) {
+        return Err(failure("interrupted before the guest started"));
+    }
+    Ok(())
+}
+
+/// Instantiates a preview1 module and calls `func` (after `_initialize` for another function).
+fn run_module(
+    linker: &Linker<P1State>,
+    store: &mut Store<P1State>,
+    module: &Module,
+    func: &str,
+) -> wasmtime::Result<()> {
+    let instance = linker.instantiate(&mut *store, module)?;
+    let Some(entry) = instance.get_func(&mut *store, func) else {
+        wasmtime::bail!("the module exports no function {func}");
+    };
+    if func != START {
+        if let Some(init) = instance.get_func(&mut *store, INITIALIZE) {
+            init.call(&mut *store, &[], &mut [])?;
+        }
+    }
+    let ty = entry.ty(&*store);
+    if ty.params().len() != 0 {
+        wasmtime::bail!("function {func} takes parameters; an entrypoint must take none");
+    }
+    let mut results = vec![Val::I32(0); ty.results().len()];
+    entry.call(&mut *store, &[], &mut results)
 }
 
 impl Drop for WasiRunner {

@@ -10,7 +10,8 @@
  *
  * It talks to the shim over Node's IPC channel. Signals that would end a native process end this
  * one with the same status (128+n), also when it is pid 1 of a pid namespace, where the kernel
- * would drop signals left at their default action.
+ * would drop signals left at their default action; while the workload runs, an engine may take a
+ * signal over instead (`Engine.onSignal`) and end the workload its own way.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -174,10 +175,20 @@ async function checkWorkload(engine: Engine, ctx: RuntimeContext, log: Logger): 
  */
 export async function runExecutor(engine: Engine): Promise<never> {
   const sys = nativeSys();
+  let running = false;
+  const engineTakesOver = (signal: NodeJS.Signals): boolean => {
+    try {
+      return running && engine.onSignal?.(signal) === true;
+    } catch {
+      return false;
+    }
+  };
   for (const signal of TERMINATING_SIGNALS) {
     // _exit, not process.exit: the latter waits for the guest's worker thread, which may be
     // blocked in a system call for as long as the guest likes.
-    process.on(signal, () => sys.exitNow(signalExitStatus(signal)));
+    process.on(signal, () => {
+      if (!engineTakesOver(signal)) sys.exitNow(signalExitStatus(signal));
+    });
   }
   // A process started ahead of time dies with the shim; once it holds a container, the shim going
   // away must not take the container with it (containerd's `delete` cleans up).
@@ -223,6 +234,7 @@ export async function runExecutor(engine: Engine): Promise<never> {
   await nextMessage('start');
   let status: number;
   try {
+    running = true;
     status = await engine.runWasi(ctx, stdio);
   } catch (err) {
     const message = describeError(err);
