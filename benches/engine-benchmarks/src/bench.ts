@@ -193,6 +193,7 @@ async function main(): Promise<void> {
       const runMin = Math.min(...wall(runs));
       const compiles = runs.flatMap((m) => (m.compileMs === null ? [] : [m.compileMs]));
       const compileMs = compiles.length > 0 ? median(compiles) : null;
+      const loads = runs.flatMap((m) => (m.precompiledLoadMs === undefined ? [] : [m.precompiledLoadMs]));
       return {
         kernel: kernel.name,
         engine: c.name,
@@ -200,6 +201,7 @@ async function main(): Promise<void> {
         arg: argOf(kernel, c.size),
         runs: runs.length,
         compile_ms: compileMs === null ? null : round2(compileMs),
+        precompiled_load_ms: loads.length > 0 ? round2(median(loads)) : null,
         run_ms: round2(runMs),
         run_min_ms: round2(runMin),
         run_max_ms: round2(Math.max(...wall(runs))),
@@ -251,11 +253,12 @@ async function main(): Promise<void> {
   console.log(`| wall ms | ${startupCells(wall)} |`);
   console.log(`| CPU ms | ${startupCells(cpu)} |`);
   console.log('');
-  console.log('| kernel | engine | arg | compile ms | run ms (median) | run min–max | run CPU ms | gcc ms | gcc CPU ms | × gcc wall | × gcc CPU | × gcc wall incl. compile |');
-  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|');
+  console.log('| kernel | engine | arg | compile ms | precompiled load ms | run ms (median) | run min–max | run CPU ms | gcc ms | gcc CPU ms | × gcc wall | × gcc CPU | × gcc wall incl. compile |');
+  console.log('|---|---|---|---|---|---|---|---|---|---|---|---|---|');
   for (const r of results) {
     console.log(
-      `| ${r.kernel} | ${r.engine} | ${r.arg} | ${r.compile_ms === null ? 'n/a' : fmtMs(r.compile_ms)} | ${fmtMs(r.run_ms)} | ` +
+      `| ${r.kernel} | ${r.engine} | ${r.arg} | ${r.compile_ms === null ? 'n/a' : fmtMs(r.compile_ms)} | ` +
+        `${r.precompiled_load_ms === null ? 'n/a' : fmtMs(r.precompiled_load_ms)} | ${fmtMs(r.run_ms)} | ` +
         `${fmtMs(r.run_min_ms)}–${fmtMs(r.run_max_ms)} | ${fmtMs(r.run_cpu_ms)} | ${fmtMs(r.native_ms)} | ${fmtMs(r.native_cpu_ms)} | ` +
         `${fmtRatio(r.ratio_to_native)} | ${fmtRatio(r.ratio_to_native_cpu)} | ${fmtRatio(r.ratio_with_compile)} |`,
     );
