@@ -10,8 +10,12 @@
 # trixie's own loader:
 #   DIR/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path DIR/usr/lib/x86_64-linux-gnu \
 #     DIR/usr/bin/wasmedge ...
-# Point the shim at it with RUNWASI_WASMEDGE_DIR=DIR. On Debian 13 / Ubuntu 24.04+ users simply
-# `apt-get install wasmedge` (the CLI, which pulls in libwasmedge0) and need none of this.
+# The tree also gets DIR/with-trixie-libs, a wrapper that runs any program (Node, for the shim's
+# container processes, which load libwasmedge in-process) the same way:
+#   DIR/with-trixie-libs /usr/bin/node ...
+# The wasmedge shim's bin and its tests find the tree at DIR's default place, or through
+# RUNWASI_WASMEDGE_DIR=DIR. On Debian 13 / Ubuntu 24.04+ users simply `apt-get install
+# libwasmedge0` and need none of this.
 #
 # Idempotent: does nothing when DIR already runs `wasmedge --version`. Safe to run concurrently
 # (a lock file serializes runs; the tree is unpacked next to DIR and renamed into place).
@@ -23,11 +27,27 @@ DIR=${1:-${HOME:-/root}/.cache/runwasi-ts/wasmedge-trixie}
 ARCH_TRIPLET=x86_64-linux-gnu
 PACKAGES="wasmedge libwasmedge0 libc6 libstdc++6 libgcc-s1 libllvm19 libedit2 libffi8 libxml2 libz3-4 libzstd1 zlib1g libfmt10 libspdlog1.15 liblzma5 libbsd0 libmd0 libtinfo6"
 
-works() {
+runs() {
   [ -x "$1/usr/bin/wasmedge" ] &&
     "$1/usr/lib/$ARCH_TRIPLET/ld-linux-x86-64.so.2" --library-path "$1/usr/lib/$ARCH_TRIPLET" \
       "$1/usr/bin/wasmedge" --version >/dev/null 2>&1
 }
+works() { [ -x "$1/with-trixie-libs" ] && runs "$1"; }
+
+# Writes DIR/with-trixie-libs for the tree at $1 (renamed to DIR afterwards).
+write_wrapper() {
+  lib="$DIR/usr/lib/$ARCH_TRIPLET"
+  cat >"$1/with-trixie-libs.$$" <<WRAPPER
+#!/bin/sh
+# Runs a program under the Debian 13 loader and libraries of this tree (see fetch-wasmedge.sh).
+exec "$lib/ld-linux-x86-64.so.2" --library-path "$lib" "\$@"
+WRAPPER
+  chmod 755 "$1/with-trixie-libs.$$"
+  mv "$1/with-trixie-libs.$$" "$1/with-trixie-libs"
+}
+
+# A tree from before the wrapper existed only needs the wrapper.
+if ! works "$DIR" && runs "$DIR"; then write_wrapper "$DIR"; fi
 
 if works "$DIR"; then
   echo "fetch-wasmedge: $DIR already has a working wasmedge" >&2
@@ -93,7 +113,8 @@ mkdir -p "$TMP"
 for deb in "$STATE/debs"/*.deb; do
   dpkg-deb -x "$deb" "$TMP"
 done
-if ! works "$TMP"; then
+write_wrapper "$TMP"
+if ! runs "$TMP"; then
   echo "fetch-wasmedge: the unpacked wasmedge does not run:" >&2
   "$TMP/usr/lib/$ARCH_TRIPLET/ld-linux-x86-64.so.2" --library-path "$TMP/usr/lib/$ARCH_TRIPLET" \
     "$TMP/usr/bin/wasmedge" --version >&2 || true

@@ -54,6 +54,7 @@ fi
 
 pnpm install --frozen-lockfile --reporter=silent
 
-# WasmEdge for the wasmedge shim's tests: Debian 13 packages it; on Debian 12 the trixie packages
-# are unpacked into a private directory (no change to the system's apt state).
-if ! command -v wasmedge >/dev/null; then bash scripts/fetch-wasmedge.sh >/dev/null; fi
+# libwasmedge for the wasmedge shim's tests: Debian 13 packages it (libwasmedge0); on Debian 12
+# the trixie packages are unpacked into a private directory (no change to the system's apt state)
+# and the shim's container processes run under that tree's loader.
+if ! [ -e /usr/lib/x86_64-linux-gnu/libwasmedge.so.0 ]; then bash scripts/fetch-wasmedge.sh >/dev/null; fi

@@ -2,6 +2,9 @@
  * The precompilation cache against a real containerd: blobs, labels and the lease the shim keeps
  * compiled modules under, and the cache's round trip through them.
  */
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 
 import { silentLogger } from '@runwasi/containerd-shim-wasm';
@@ -13,6 +16,8 @@ import {
   precompiledLease,
 } from '@runwasi/containerd-shim-wasm/sandbox';
 import { PrivateContainerd } from '@runwasi/containerd-shim-wasm-test';
+
+import { DEMO_IMAGE, DEMO_IMAGE_TAR, eventually, makeShimBinDir, SHIM_TEST_ENV } from './helpers';
 
 describe('precompilation cache in the content store', () => {
   let containerd: PrivateContainerd;
@@ -90,5 +95,65 @@ describe('precompilation cache in the content store', () => {
     expect(await cache.lookup(precompiledLabel('testengine', 'k'), 'sha256:00')).toBeUndefined();
     await expect(cache.store(precompiledLabel('testengine', 'k'), Buffer.from('m'), Buffer.from('a'))).resolves.toBeUndefined();
     offline.close();
+  });
+});
+
+describe('the wasmtime shim through the precompilation cache', () => {
+  let containerd: PrivateContainerd;
+  let binDir: string;
+  const run = (id: string, image = DEMO_IMAGE, arg0 = '/wasi-demo-app.wasm') =>
+    containerd.ctr(['run', '--rm', '--runtime', 'io.containerd.wasmtime.v1', image, id, arg0, 'echo', 'hello']);
+
+  beforeAll(async () => {
+    binDir = makeShimBinDir();
+    containerd = await PrivateContainerd.start({ shimBinDirs: [binDir], namespace: 'runwasi-precompile-shim', env: SHIM_TEST_ENV });
+    await containerd.ctrOk(['image', 'import', '--all-platforms', DEMO_IMAGE_TAR]);
+  });
+
+  afterAll(async () => {
+    await containerd?.stop();
+    if (binDir) rmSync(binDir, { recursive: true, force: true });
+  });
+
+  const labelledModules = async (): Promise<string[]> =>
+    (await containerd.ctrOk(['content', 'ls']))
+      .split('\n')
+      .filter((line) => /runwasi\.io\/precompiled\/wasmtime\/wasmtime-[0-9a-f]{16}=sha256:[0-9a-f]{64}/.test(line));
+
+  it('compiles on the first run, keeps the artifact, and loads it on the next run', async () => {
+    expect(await run('pc-first')).toMatchObject({ code: 0, stdout: 'hello\n' });
+    // The store happens beside the run; it is there soon after.
+    let labelled: string[] = [];
+    for (let i = 0; i < 50 && labelled.length === 0; i++) {
+      labelled = await labelledModules();
+      if (labelled.length === 0) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(labelled).toHaveLength(1);
+    expect(await containerd.ctrOk(['leases', 'list'])).toContain('runwasi.io-precompiled-wasmtime');
+
+    expect(await run('pc-second')).toMatchObject({ code: 0, stdout: 'hello\n' });
+    expect(containerd.logs()).toMatch(/msg="found the precompiled module".*id=pc-second/);
+    expect(containerd.logs()).not.toMatch(/msg="stored the precompiled module".*id=pc-second/);
+  });
+
+  it('compiles again when the artifact is gone, and still runs', async () => {
+    const [line] = await labelledModules();
+    const artifact = /=(sha256:[0-9a-f]{64})/.exec(line ?? '')?.[1];
+    expect(artifact).toBeDefined();
+    await containerd.ctrOk(['content', 'rm', artifact!]);
+    expect(await run('pc-third')).toMatchObject({ code: 0, stdout: 'hello\n' });
+    expect(containerd.logs()).toMatch(/msg="cannot read the precompilation cache; compiling".*id=pc-third/);
+    // The artifact is written again (the same bytes: compilation is deterministic).
+    const stored = async () => (await containerd.ctrOk(['content', 'ls'])).split('\n').some((l) => l.startsWith(artifact!));
+    expect(await eventually(stored)).toBe(true);
+  });
+
+  it('still refuses a corrupt module with a clear error', async () => {
+    const dir = join(containerd.dir, 'corrupt-rootfs');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'bad.wasm'), Buffer.from('\0asm\x01\0\0\0\x01\xff garbage'));
+    const result = await containerd.ctr(['run', '--rm', '--runtime', 'io.containerd.wasmtime.v1', '--rootfs', dir, 'pc-bad', '/bad.wasm']);
+    expect(result.code).not.toBe(0);
+    expect(result.stderr).toMatch(/invalid WebAssembly module/);
   });
 });

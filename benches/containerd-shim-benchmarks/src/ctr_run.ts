@@ -3,7 +3,7 @@
  * private containerd: the runs are interleaved (runc, v8, runc, v8, …) so machine noise hits both
  * alike. Prints a table and writes JSON (medians, quartiles, ratio to runc).
  *
- *   node dist/ctr_run.js [--runs N] [--out results.json]
+ *   node dist/ctr_run.js [--runs N] [--runtimes v8,wasmtime,wasmedge] [--out results.json]
  *
  * The wasm side runs a hello-world module, the runc side a static busybox `echo hello`, both from
  * a plain rootfs directory (`ctr run --rootfs`), so image unpacking is not measured.
@@ -11,18 +11,26 @@
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
-import { quantile, setUp } from './setup.js';
+import type { Runtime } from './setup.js';
+import { pickRuntimes, quantile, setUp } from './setup.js';
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { runs: { type: 'string', default: '10' }, out: { type: 'string' } },
+    options: { runs: { type: 'string', default: '10' }, runtimes: { type: 'string' }, out: { type: 'string' } },
   });
   const runs = Number(values.runs);
   const env = await setUp('bench');
-  const samples = new Map<string, number[]>(env.runtimes.map((r) => [r.name, []]));
+  let runtimes: readonly Runtime[];
+  try {
+    runtimes = pickRuntimes(env.runtimes, values.runtimes);
+  } catch (err) {
+    await env.close();
+    throw err;
+  }
+  const samples = new Map<string, number[]>(runtimes.map((r) => [r.name, []]));
   try {
     for (let i = -1; i < runs; i++) {
-      for (const r of env.runtimes) {
+      for (const r of runtimes) {
         const started = process.hrtime.bigint();
         const result = await env.containerd.ctr(['run', '--rm', '--runtime', r.runtime, '--rootfs', r.rootfs, `${r.name}-${i + 1}`, ...r.echoArgs]);
         const ms = Number(process.hrtime.bigint() - started) / 1e6;
@@ -36,7 +44,7 @@ async function main(): Promise<void> {
 
   const sortedOf = (name: string): number[] => [...(samples.get(name) ?? [])].sort((a, b) => a - b);
   const baseline = quantile(sortedOf('runc'), 0.5);
-  const results = env.runtimes.map((r) => {
+  const results = runtimes.map((r) => {
     const sorted = sortedOf(r.name);
     const median = quantile(sorted, 0.5);
     return {

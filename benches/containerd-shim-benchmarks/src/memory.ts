@@ -10,7 +10,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 
 import type { BenchEnv, Runtime } from './setup.js';
-import { setUp } from './setup.js';
+import { pickRuntimes, setUp } from './setup.js';
 
 interface ProcInfo {
   pid: number;
@@ -82,12 +82,14 @@ async function measure(env: BenchEnv, runtime: Runtime, count: number): Promise<
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { counts: { type: 'string', default: '1,10,50' }, out: { type: 'string' } } });
+  const { values } = parseArgs({
+    options: { counts: { type: 'string', default: '1,10,50' }, runtimes: { type: 'string' }, out: { type: 'string' } },
+  });
   const counts = values.counts.split(',').map(Number).sort((a, b) => a - b);
   const env = await setUp('memory', { RUNWASI_DAEMON_IDLE_TIMEOUT_MS: '600000' });
   const results: Record<string, unknown>[] = [];
   try {
-    for (const runtime of env.runtimes) {
+    for (const runtime of pickRuntimes(env.runtimes, values.runtimes)) {
       const totals = new Map<number, { pssKb: number; rssKb: number; processes: number }>();
       for (const count of counts) totals.set(count, await measure(env, runtime, count));
       const lo = counts[0]!;

@@ -108,6 +108,18 @@ export async function setUp(namespace: string, env: Record<string, string> = {})
   };
 }
 
+/**
+ * `runtimes` narrowed to runc (the baseline) and the names of a `--runtimes a,b` option; all of
+ * them when the option is absent. Throws on an unknown name.
+ */
+export function pickRuntimes(runtimes: readonly Runtime[], option: string | undefined): readonly Runtime[] {
+  if (!option) return runtimes;
+  const names = option.split(',').map((s) => s.trim()).filter(Boolean);
+  const unknown = names.filter((n) => !runtimes.some((r) => r.name === n));
+  if (unknown.length > 0) throw new Error(`--runtimes takes a list of ${runtimes.map((r) => r.name).join(', ')}`);
+  return runtimes.filter((r) => r.name === 'runc' || names.includes(r.name));
+}
+
 /** The q-quantile of sorted numbers (linear between neighbours). */
 export function quantile(sorted: readonly number[], q: number): number {
   if (sorted.length === 0) return NaN;

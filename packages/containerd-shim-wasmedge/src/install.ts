@@ -1,71 +1,69 @@
 /**
- * Where the `wasmedge` CLI is, and how to run it.
+ * Finding libwasmedge. The binding opens it the normal way: `$WASMEDGE_LIB` when set, else
+ * `libwasmedge.so.0` through the dynamic loader's search (Debian 13 / Ubuntu 24.04+: the
+ * `libwasmedge0` package).
  *
- * 1. `RUNWASI_WASMEDGE_DIR`: an unpacked tree of Debian 13 (trixie) packages, as
- *    `scripts/fetch-wasmedge.sh` makes on Debian 12 machines (a test-environment detail: bookworm
- *    has no WasmEdge and trixie's needs glibc 2.38). It runs under the tree's own loader:
- *    `<dir>/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2 --library-path <dir>/usr/lib/x86_64-linux-gnu <dir>/usr/bin/wasmedge`.
- *    A tree without that loader (an upstream release unpacked into `<dir>`) runs `<dir>/bin/wasmedge`
- *    or `<dir>/usr/bin/wasmedge` directly.
- * 2. `wasmedge` on `PATH` (Debian 13 / Ubuntu 24.04+: `apt-get install wasmedge`), run directly.
- * 3. The fetch script's default tree, `~/.cache/runwasi-ts/wasmedge-trixie`, when it exists.
+ * Test environments on Debian 12 have no WasmEdge and cannot load Debian 13's (it needs glibc
+ * 2.38): there `scripts/fetch-wasmedge.sh` unpacks Debian 13's WasmEdge and glibc into a private
+ * tree, and this package's bin starts container processes under that tree's loader (see
+ * {@link trixieWrapper}). That is a detail of the test machines, not something users do.
  */
-import { accessSync, constants } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 
+import type * as WasmEdgeNapi from '@runwasi/wasmedge-napi';
 import { ShimError } from '@runwasi/containerd-shim-wasm';
-
-/** How to start the `wasmedge` CLI. */
-export interface WasmEdgeInstall {
-  /** The program to exec. */
-  readonly file: string;
-  /** Arguments before WasmEdge's own (the loader's `--library-path ... <wasmedge>`). */
-  readonly prefix: readonly string[];
-}
 
 /** What to install, named in every "not found" error. */
 export const WASMEDGE_PACKAGE_HINT =
-  'install the `wasmedge` package (Debian 13 / Ubuntu 24.04+: `apt-get install wasmedge`, which pulls in ' +
-  'libwasmedge0), or set RUNWASI_WASMEDGE_DIR to a tree made by scripts/fetch-wasmedge.sh';
+  'install libwasmedge0 (WasmEdge 0.14; Debian 13 / Ubuntu 24.04+: `apt-get install libwasmedge0`), ' +
+  'or set WASMEDGE_LIB to the path of libwasmedge.so.0';
 
-const TRIPLET = 'x86_64-linux-gnu';
+/** The binding and the library it opened. */
+export interface WasmEdgeInstall {
+  /** The binding. */
+  readonly native: typeof WasmEdgeNapi;
+  /** What was loaded: path, version, whether it has the AOT compiler. */
+  readonly library: WasmEdgeNapi.LibraryInfo;
+}
 
-function executable(path: string): boolean {
+/**
+ * Loads the binding and libwasmedge (from `libraryPath`, else the loader's search for
+ * `libwasmedge.so.0`); throws a NOT_FOUND ShimError naming the package to install.
+ */
+export function loadWasmEdge(libraryPath: string | undefined = process.env['WASMEDGE_LIB']): WasmEdgeInstall {
+  let native: typeof WasmEdgeNapi;
   try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    native = require('@runwasi/wasmedge-napi') as typeof WasmEdgeNapi;
+  } catch (err) {
+    throw new ShimError('NOT_FOUND', `the wasmedge-napi addon is missing: ${(err as Error).message}`, { cause: err });
+  }
+  try {
+    return { native, library: native.loadLibrary(libraryPath || undefined) };
+  } catch (err) {
+    throw new ShimError('NOT_FOUND', (err as Error).message, { cause: err });
   }
 }
 
-/** The install under `dir`, or undefined when `dir` holds no wasmedge. */
-export function installInDir(dir: string): WasmEdgeInstall | undefined {
-  const libDir = join(dir, 'usr', 'lib', TRIPLET);
-  const loader = join(libDir, 'ld-linux-x86-64.so.2');
-  const usrBin = join(dir, 'usr', 'bin', 'wasmedge');
-  if (executable(usrBin) && executable(loader)) {
-    return { file: loader, prefix: ['--library-path', libDir, usrBin] };
-  }
-  for (const bin of [join(dir, 'bin', 'wasmedge'), usrBin]) {
-    if (executable(bin)) return { file: bin, prefix: [] };
-  }
-  return undefined;
-}
+/** Where a system's libwasmedge would be, for {@link trixieWrapper}. */
+const SYSTEM_LIBRARIES = ['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/local/lib', '/usr/lib'].map((dir) =>
+  join(dir, 'libwasmedge.so.0'),
+);
 
-/** Finds WasmEdge; throws a NOT_FOUND ShimError naming the package to install. */
-export function findWasmEdge(env: NodeJS.ProcessEnv = process.env): WasmEdgeInstall {
-  const dir = env['RUNWASI_WASMEDGE_DIR'];
-  if (dir) {
-    const found = installInDir(dir);
-    if (found) return found;
-    throw new ShimError('NOT_FOUND', `RUNWASI_WASMEDGE_DIR=${dir} holds no wasmedge binary: ${WASMEDGE_PACKAGE_HINT}`);
-  }
-  for (const entry of (env['PATH'] ?? '/usr/local/bin:/usr/bin:/bin').split(delimiter)) {
-    if (entry && executable(join(entry, 'wasmedge'))) return { file: join(entry, 'wasmedge'), prefix: [] };
-  }
-  const cached = installInDir(join(env['HOME'] || homedir(), '.cache', 'runwasi-ts', 'wasmedge-trixie'));
-  if (cached) return cached;
-  throw new ShimError('NOT_FOUND', `WasmEdge not found (no wasmedge on PATH): ${WASMEDGE_PACKAGE_HINT}`);
+/**
+ * Test environments only: the `with-trixie-libs` wrapper of a tree made by
+ * `scripts/fetch-wasmedge.sh`, to start container processes through (the core's
+ * `RUNWASI_EXECUTOR_WRAPPER`). The tree is `RUNWASI_WASMEDGE_DIR`, used whenever set, else the
+ * script's default `~/.cache/runwasi-ts/wasmedge-trixie`, used only when the system has no
+ * libwasmedge. The package's bin makes the same choice in sh.
+ */
+export function trixieWrapper(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const explicit = env['RUNWASI_WASMEDGE_DIR'];
+  const tree = explicit || join(env['HOME'] || homedir(), '.cache', 'runwasi-ts', 'wasmedge-trixie');
+  const wrapper = join(tree, 'with-trixie-libs');
+  if (!existsSync(wrapper)) return undefined;
+  if (!explicit && SYSTEM_LIBRARIES.some((path) => existsSync(path))) return undefined;
+  return wrapper;
 }

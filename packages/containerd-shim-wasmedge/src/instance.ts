@@ -1,170 +1,173 @@
 /**
- * The WasmEdge engine: runs WASI preview1 modules with the `wasmedge` CLI (0.14) as a child of the
- * container process.
+ * The WasmEdge engine: runs WASI preview1 modules in the container process itself, on libwasmedge
+ * through `@runwasi/wasmedge-napi`.
  *
- * Why a child started in `load()`: after the framework's chroot the host's WasmEdge (binary,
- * loader, libraries) is out of reach, and a container rootfs has no /proc to go through. So
- * `load()`, while the host root is still visible, starts a small bash "launcher" under
- * `setpriv --pdeathsig KILL`; it keeps the host root and waits on a pipe. `runWasi` sends it the
- * container's stdout/stderr fd numbers, the WasmEdge arguments and the module bytes; the launcher
+ * `load()` opens libwasmedge while host files are still visible (the framework then changes the
+ * process root to the container rootfs). `canHandle` makes the VM and validates the module in it;
+ * `runWasi` runs it with `/` preopened as the process root, the rootfs, so absolute symlinks in the
+ * image resolve inside it. The guest runs on a libuv worker thread (the binding's `run` is
+ * asynchronous), so the main thread keeps handling the signals that end the container process:
+ * the framework `_exit`s the process on SIGTERM/SIGINT, which ends the guest with it.
  *
- *  - joins the container process's cgroups (it was forked before the shim moved the container
- *    process into its cgroup), so memory limits, freezing, stats and `kill --all` cover the guest;
- *  - reopens the container's stdout/stderr through `/proc/<container pid>/fd/<n>` and takes the
- *    container's stdin, inherited at spawn as its fd 3;
- *  - writes the module bytes to an unlinked temp file on the host, kept open as fd 5 (the module
- *    is read by the container process inside its root, so symlinks in the image resolve there);
- *  - execs `wasmedge --dir /:/proc/<container pid>/root ... /proc/self/fd/5 args...`: the guest's
- *    `/` is the container rootfs, the container process's root.
+ * WasmEdge's WASI always gives the guest the process's fds 0, 1 and 2; the binding moves the
+ * container's stdio there for the time of the run and puts the process's own back afterwards.
  *
- * The launcher execs wasmedge in place, so the container process's child IS wasmedge: its exit
- * status (or 128+signal) is the container's. The parent-death signal survives the exec, so when
- * the container process ends (SIGTERM/SIGKILL: the framework `_exit`s it) the kernel SIGKILLs the
- * guest with it; a spare container process that never ran a container takes its launcher along.
+ * With a compiler in the library, modules are compiled ahead of time through the framework's
+ * precompilation cache (`aot.ts`): `canHandle` then loads `ctx.precompiled`, our compiler's
+ * artifact, and runs it natively; everything else runs on WasmEdge's interpreter.
  */
-import type { ChildProcess } from 'node:child_process';
-import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
-import { constants } from 'node:os';
-
-import type { Engine, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
+import type * as WasmEdgeNapi from '@runwasi/wasmedge-napi';
+import type { Engine, Precompiler, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
 import { envToObject, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
 
-import { findWasmEdge } from './install.js';
+import { stripWasmEdgeSections } from './aot.js';
+import { loadWasmEdge } from './install.js';
 
 /** Import modules WasmEdge provides without plugins (WASI preview1, both names) or with plugins. */
 const PROVIDED_IMPORT = /^(wasi_snapshot_preview1|wasi_unstable|wasi_ephemeral_\w+|wasi_\w+|wasmedge_\w+)$/;
 
-/**
- * The launcher (bash): see the file comment. Arguments: container host pid, program, prefix args.
- * Written with `@{` for bash's `${` (a template literal would interpolate it).
- */
-const LAUNCHER = String.raw`
-set -e
-cpid=$1; shift
-field() { IFS= read -r -d '' "$1"; }
-list() { local n i v; field n; eval "$1=()"; for ((i = 0; i < n; i++)); do field v; eval "$1+=(\"\$v\")"; done; }
-field out || exit 0
-field err
-field size
-list envs
-list opts
-list guest
-while IFS=: read -r _ ctrl path; do
-  if [ -z "$ctrl" ]; then dir=/sys/fs/cgroup$path; else dir=/sys/fs/cgroup/@{ctrl#name=}$path; fi
-  if [ -w "$dir/cgroup.procs" ]; then echo $$ > "$dir/cgroup.procs" 2>/dev/null || true; fi
-done < /proc/$cpid/cgroup
-tmp=$(mktemp "@{TMPDIR:-/tmp}/runwasi-wasmedge.XXXXXX")
-head -c "$size" > "$tmp"
-exec 5< "$tmp"
-rm -f "$tmp"
-reopen() { local p=/proc/$cpid/fd/$2; if [ -p "$p" ]; then eval "exec $1<> \"\$p\""; else eval "exec $1>> \"\$p\""; fi; }
-reopen 1 "$out"
-reopen 2 "$err"
-exec 0<&3 3<&-
-for e in "@{envs[@]}"; do export "$e"; done
-exec "$@" "@{opts[@]}" /proc/self/fd/5 "@{guest[@]}"
-`.replaceAll('@{', '${');
-
-/** The host pid of this process (the first NSpid entry), as a process with the host's /proc sees it. */
-function hostPid(): number {
-  try {
-    const line = readFileSync('/proc/self/status', 'utf8').match(/^NSpid:\s+(\d+)/m);
-    if (line?.[1]) return Number(line[1]);
-  } catch {
-    // no procfs: fall back to what Node knows
-  }
-  return process.pid;
-}
-
-function field(value: string | number): Buffer {
-  return Buffer.from(`${value}\0`);
+/** Options of {@link WasmEdgeEngine}. */
+export interface WasmEdgeEngineOptions {
+  /** Cap on each linear memory of the guest, in bytes (rounded down to 64 KiB pages). Default: none. */
+  readonly memoryLimitBytes?: number;
+  /**
+   * Compile modules ahead of time with WasmEdge's LLVM compiler (when the library has it), kept
+   * in containerd's content store by the framework's precompilation cache. Default: true.
+   */
+  readonly aot?: boolean;
 }
 
 /** The WasmEdge engine. */
 export class WasmEdgeEngine implements Engine {
   readonly name = 'wasmedge';
-  #launcher: ChildProcess | undefined;
-  #exited: Promise<number> | undefined;
-  #pid = 0;
+  readonly #options: WasmEdgeEngineOptions;
+  #native: typeof WasmEdgeNapi | undefined;
+  #vm: WasmEdgeNapi.Vm | undefined;
+  #compiler: WasmEdgeNapi.Compiler | undefined;
+  #version = '';
+  /** Why WasmEdge refused the module `#precompile` was given. */
+  #refused = 'not a valid WebAssembly module';
+  /**
+   * AOT through the framework's precompilation cache (see `aot.ts`). Present on every instance
+   * (the shim daemon looks for it without loading the engine); without a compiler in the library
+   * the artifact is the validated module itself, which then runs on the interpreter.
+   */
+  readonly precompiler: Precompiler | undefined;
 
-  /** Finds WasmEdge and starts the launcher while the host root is visible. */
+  constructor(options: WasmEdgeEngineOptions = {}) {
+    this.#options = options;
+    this.precompiler =
+      options.aot === false
+        ? undefined
+        : {
+            cacheKey: () => `wasmedge-${this.#version}-${this.#compiler ? 'O2' : 'interpreter'}`,
+            precompile: (module) => this.#precompile(module),
+          };
+  }
+
+  /** Opens libwasmedge; fails with NOT_FOUND naming the package to install when it is absent. */
   async load(): Promise<void> {
-    const install = findWasmEdge();
-    this.#pid = hostPid();
-    const child = spawn(
-      'setpriv',
-      ['--pdeathsig', 'KILL', '--', 'bash', '-c', LAUNCHER, 'wasmedge-launcher', String(this.#pid), install.file, ...install.prefix],
-      {
-        // fd 3: the container's stdin (this process's fd 0, the shim's pipe).
-        stdio: ['pipe', 'ignore', 'inherit', 0],
-        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', TMPDIR: process.env['TMPDIR'] ?? '/tmp' },
-      },
-    );
-    this.#exited = new Promise<number>((resolve, reject) => {
-      child.once('error', (err) =>
-        reject(new ShimError('INTERNAL', `cannot start the WasmEdge launcher (setpriv, bash): ${err.message}`, { cause: err })),
-      );
-      child.once('exit', (code, signal) => {
-        if (!signal) return resolve(code ?? 1);
-        // The guest died by a signal (the OOM killer in the container's cgroup, `kill --all`, a
-        // crash): end this process with 128+n at once, without reporting a status to the shim, so
-        // the shim treats it as the death by signal it is (and reports an OOM kill as TaskOOM).
-        process.exit(128 + (constants.signals[signal] ?? 0));
-      });
-    });
-    this.#exited.catch(() => undefined);
-    child.stdin?.on('error', () => undefined);
-    this.#launcher = child;
-    await new Promise<void>((resolve, reject) => {
-      child.once('spawn', resolve);
-      child.once('error', reject);
-    });
+    const { native, library } = loadWasmEdge();
+    // WasmEdge logs to stdout, which during a run is the container's; its trap and
+    // instantiation messages reach the shim log through the errors `run` rejects with instead.
+    native.setLogLevel('off');
+    this.#native = native;
+    this.#version = library.version;
+    // Made while the host root is visible: it compiles there, and the container process's root
+    // stays the rootfs.
+    if (this.#options.aot !== false && library.hasCompiler) this.#compiler = new native.Compiler();
   }
 
   /**
-   * Checks that the module exists, is valid WebAssembly, and imports nothing WasmEdge lacks
-   * (WasmEdge itself would only say so on the container's stderr at start).
+   * The artifact of `module`: compiled by WasmEdge from the module stripped of native code. A
+   * module WasmEdge refuses yields an empty artifact, and `canHandle`, which knows the module's
+   * name, fails `Create` with the reason kept here.
    */
-  async canHandle(ctx: RuntimeContext): Promise<void> {
-    const bytes = await readModule(ctx);
-    let module: WebAssembly.Module;
+  async #precompile(module: Uint8Array): Promise<Uint8Array> {
+    const native = this.#native;
+    if (!native) throw new ShimError('INTERNAL', 'the WasmEdge engine is not loaded');
+    let stripped: Uint8Array;
     try {
-      module = new WebAssembly.Module(bytes);
+      stripped = stripWasmEdgeSections(module);
+      new native.Vm({ forceInterpreter: true }).load(stripped);
     } catch (err) {
-      throw new ShimError('INVALID_ARGUMENT', `${ctx.entrypoint.arg0}: not a valid WebAssembly module: ${(err as Error).message}`);
+      this.#refused = (err as Error).message;
+      return new Uint8Array(0);
     }
-    const missing = WebAssembly.Module.imports(module).filter((i) => !PROVIDED_IMPORT.test(i.module));
-    if (missing.length > 0) {
-      const names = missing.map((i) => `${i.module}.${i.name} (${i.kind})`).join(', ');
-      throw new ShimError('INVALID_ARGUMENT', `${ctx.entrypoint.arg0}: imports ${names}, which WasmEdge does not provide`);
-    }
+    return this.#compiler ? this.#compiler.compile(stripped) : stripped;
   }
 
-  /** Runs the guest with the wasmedge CLI and resolves its exit status. */
-  async runWasi(ctx: RuntimeContext, stdio: Stdio): Promise<number> {
-    const launcher = this.#launcher;
-    const exited = this.#exited;
-    if (!launcher?.stdin || !exited || launcher.exitCode !== null || launcher.signalCode !== null) {
-      throw new ShimError('INTERNAL', 'the WasmEdge engine is not loaded (or its launcher ended)');
-    }
+  /**
+   * Applies the spec's `WASMEDGE_*` settings, makes the VM and validates the module in it, and
+   * checks that the module imports nothing WasmEdge lacks (WasmEdge itself would only say so at
+   * `Start`).
+   */
+  async canHandle(ctx: RuntimeContext): Promise<void> {
+    const native = this.#native;
+    if (!native) throw new ShimError('INTERNAL', 'the WasmEdge engine is not loaded');
     const bytes = await readModule(ctx);
+    checkImports(ctx, bytes);
     const env = envToObject(ctx.env);
-    const opts = ['--dir', `/:/proc/${this.#pid}/root/.`];
-    for (const [name, value] of Object.entries(env)) opts.push('--env', `${name}=${value}`);
-    const func = ctx.entrypoint.func;
-    if (func !== '_start') opts.push('--reactor');
-    const guest = func !== '_start' ? [func, ...ctx.args.slice(1)] : ctx.args.slice(1);
-    // WASMEDGE_* variables of the spec also configure WasmEdge itself (plugin path, ...).
-    const passthrough = Object.entries(env)
-      .filter(([name]) => name.startsWith('WASMEDGE_'))
-      .map(([name, value]) => `${name}=${value}`);
-    const parts = [field(stdio.stdout), field(stdio.stderr), field(bytes.length)];
-    for (const list of [passthrough, opts, guest]) {
-      parts.push(field(list.length), ...list.map(field));
+    // WASMEDGE_* variables of the spec configure WasmEdge itself too (as with the wasmedge CLI):
+    // they go into this process's environment before the VM exists. Plugins load from the path
+    // as the container sees it, before the VM is made (it takes the plugins loaded by then).
+    for (const [name, value] of Object.entries(env)) {
+      if (name.startsWith('WASMEDGE_')) process.env[name] = value;
     }
-    parts.push(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength));
-    launcher.stdin.end(Buffer.concat(parts));
-    return exited;
+    const plugins = env['WASMEDGE_PLUGIN_PATH'];
+    if (plugins) native.loadPlugins(plugins);
+    const limit = this.#options.memoryLimitBytes;
+    const memory = limit === undefined ? {} : { maxMemoryPages: Math.floor(limit / 65536) };
+    // A module compiled ahead of time by WasmEdge carries machine code in custom sections, which
+    // WasmEdge runs as is: from an image, that is unvalidated native code. So native code runs
+    // only from `ctx.precompiled`, which our precompiler made from the stripped module; anything
+    // else runs on the interpreter.
+    const precompiled = ctx.precompiled;
+    if (precompiled?.length === 0) {
+      throw new ShimError('INVALID_ARGUMENT', `${ctx.entrypoint.arg0}: ${this.#refused}`);
+    }
+    const vm = new native.Vm({ forceInterpreter: !precompiled, ...memory });
+    try {
+      vm.load(precompiled ?? bytes);
+    } catch (err) {
+      throw new ShimError('INVALID_ARGUMENT', `${ctx.entrypoint.arg0}: ${(err as Error).message}`);
+    }
+    this.#vm = vm;
+  }
+
+  /** Runs the guest and resolves its exit code; rejects on a trap. */
+  async runWasi(ctx: RuntimeContext, stdio: Stdio): Promise<number> {
+    const vm = this.#vm;
+    if (!vm) throw new ShimError('INTERNAL', 'the WasmEdge engine has no module (canHandle did not run)');
+    const func = ctx.entrypoint.func;
+    try {
+      return await vm.run({
+        args: ctx.args.length > 0 ? [ctx.entrypoint.arg0, ...ctx.args.slice(1)] : [ctx.entrypoint.arg0],
+        env: Object.entries(envToObject(ctx.env)),
+        dirs: ['/:/'],
+        stdin: stdio.stdin,
+        stdout: stdio.stdout,
+        stderr: stdio.stderr,
+        func,
+      });
+    } catch (err) {
+      const code = (err as { code?: string }).code === 'InvalidArg' ? 'INVALID_ARGUMENT' : 'INTERNAL';
+      throw new ShimError(code, (err as Error).message);
+    }
+  }
+}
+
+/** Throws INVALID_ARGUMENT naming the imports WasmEdge does not provide. */
+function checkImports(ctx: RuntimeContext, bytes: Uint8Array): void {
+  let module: WebAssembly.Module;
+  try {
+    module = new WebAssembly.Module(bytes);
+  } catch (err) {
+    throw new ShimError('INVALID_ARGUMENT', `${ctx.entrypoint.arg0}: not a valid WebAssembly module: ${(err as Error).message}`);
+  }
+  const missing = WebAssembly.Module.imports(module).filter((i) => !PROVIDED_IMPORT.test(i.module));
+  if (missing.length > 0) {
+    const names = missing.map((i) => `${i.module}.${i.name} (${i.kind})`).join(', ');
+    throw new ShimError('INVALID_ARGUMENT', `${ctx.entrypoint.arg0}: imports ${names}, which WasmEdge does not provide`);
   }
 }

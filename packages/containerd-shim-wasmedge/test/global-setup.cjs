@@ -1,22 +1,27 @@
-// Makes sure WasmEdge is there before the conformance suite starts container processes: when no
-// install is found (RUNWASI_WASMEDGE_DIR, wasmedge on PATH, the fetch script's default tree), runs
-// scripts/fetch-wasmedge.sh. A failed fetch fails the run: the suite must not pass by skipping.
+// Makes sure the container processes can load libwasmedge before the suites start them: a system
+// libwasmedge (Debian 13 / Ubuntu: libwasmedge0), or on Debian 12 test machines the Debian 13 tree
+// of scripts/fetch-wasmedge.sh (fetched here when missing), whose loader the container processes
+// then start under (RUNWASI_EXECUTOR_WRAPPER, read by the core when it starts them). A failed
+// fetch fails the run: the suite must not pass by skipping.
 const { spawnSync } = require('node:child_process');
+const { existsSync } = require('node:fs');
+const { homedir } = require('node:os');
 const { join } = require('node:path');
 
 module.exports = async function globalSetup() {
-  const { findWasmEdge } = require('../dist/install.js');
-  try {
-    findWasmEdge();
-    return;
-  } catch {
-    // not installed: fetch it
+  const { trixieWrapper } = require('../dist/install.js');
+  const system = ['/usr/lib/x86_64-linux-gnu', '/lib/x86_64-linux-gnu', '/usr/local/lib', '/usr/lib'].some((d) =>
+    existsSync(join(d, 'libwasmedge.so.0')),
+  );
+  if (!trixieWrapper() && (process.env.RUNWASI_WASMEDGE_DIR || !system)) {
+    const script = join(__dirname, '..', '..', '..', 'scripts', 'fetch-wasmedge.sh');
+    const dir = process.env.RUNWASI_WASMEDGE_DIR || join(homedir(), '.cache', 'runwasi-ts', 'wasmedge-trixie');
+    const result = spawnSync('sh', [script, dir], { stdio: 'inherit' });
+    if (result.status !== 0) {
+      throw new Error(`scripts/fetch-wasmedge.sh failed (status ${result.status}): WasmEdge is needed for these tests`);
+    }
+    if (!trixieWrapper()) throw new Error('scripts/fetch-wasmedge.sh left no with-trixie-libs wrapper');
   }
-  const script = join(__dirname, '..', '..', '..', 'scripts', 'fetch-wasmedge.sh');
-  const dir = process.env.RUNWASI_WASMEDGE_DIR || undefined;
-  const result = spawnSync('sh', dir ? [script, dir] : [script], { stdio: 'inherit' });
-  if (result.status !== 0) {
-    throw new Error(`scripts/fetch-wasmedge.sh failed (status ${result.status}): WasmEdge is needed for these tests`);
-  }
-  findWasmEdge(); // throws with the package hint if the fetch left nothing usable
+  const wrapper = trixieWrapper();
+  if (wrapper && !process.env.RUNWASI_EXECUTOR_WRAPPER) process.env.RUNWASI_EXECUTOR_WRAPPER = wrapper;
 };

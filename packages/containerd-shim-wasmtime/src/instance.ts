@@ -24,7 +24,7 @@ import { isIP } from 'node:net';
 import { Worker } from 'node:worker_threads';
 
 import type * as WasmtimeNode from '@runwasi/wasmtime-node';
-import type { Engine, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
+import type { Engine, Precompiler, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
 import { envToObject, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
 
 /** Environment variable of the container that sets where a `wasi:http/proxy` component listens. */
@@ -70,35 +70,37 @@ const GUEST_THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { WasiRunner } = require(workerData.addon);
 const runner = new WasiRunner(workerData.maxWasmStack === undefined ? {} : { maxWasmStack: workerData.maxWasmStack });
-let compiled;
 parentPort.on('message', (job) => {
   try {
-    if (job.type === 'compile' || !compiled || Buffer.compare(compiled, job.bytes) !== 0) {
-      runner.compile(job.bytes);
-      compiled = job.bytes;
-    }
     if (job.type === 'compile') {
-      parentPort.postMessage({ type: 'compiled', kind: runner.kind });
-      return;
+      parentPort.postMessage({ type: 'compiled', kind: runner.compile(job.bytes) });
+    } else if (job.type === 'load') {
+      parentPort.postMessage({ type: 'compiled', kind: runner.loadPrecompiled(job.artifact) });
+    } else if (job.type === 'precompile') {
+      parentPort.postMessage({ type: 'precompiled', artifact: runner.precompile(job.bytes) });
+    } else {
+      parentPort.postMessage({ type: 'exit', status: runner.run(job.options) });
     }
-    const status = runner.run(job.options);
-    parentPort.postMessage({ type: 'exit', status });
   } catch (err) {
     parentPort.postMessage({ type: 'error', message: String((err && err.message) || err), code: err && err.code });
   }
 });
-parentPort.postMessage({ type: 'ready', handle: runner.handle });
+parentPort.postMessage({ type: 'ready', handle: runner.handle, cacheKey: runner.precompileCompatibilityHash() });
 `;
 
 type GuestMessage =
-  | { type: 'ready'; handle: number }
+  | { type: 'ready'; handle: number; cacheKey: string }
   | { type: 'compiled'; kind: WasmtimeNode.WorkloadKind }
+  | { type: 'precompiled'; artifact: Uint8Array }
   | { type: 'exit'; status: number }
   | { type: 'error'; message: string; code?: string };
 
+/** Jobs of the guest thread; `run` runs what the last `compile` or `load` made. */
 type Job =
   | { type: 'compile'; bytes: Uint8Array }
-  | { type: 'run'; bytes: Uint8Array; options: WasmtimeNode.RunOptions };
+  | { type: 'load'; artifact: Uint8Array }
+  | { type: 'precompile'; bytes: Uint8Array }
+  | { type: 'run'; options: WasmtimeNode.RunOptions };
 
 /**
  * The next message of the guest thread; rejects when the thread fails or ends first. Only removes
@@ -139,6 +141,21 @@ export class WasmtimeEngine implements Engine {
   #kind: WasmtimeNode.WorkloadKind | undefined;
   #server: WasmtimeNode.ProxyServer | undefined;
   #draining = false;
+  #cacheKey = '';
+
+  /**
+   * Compiles modules and components ahead for the shim's precompilation cache (artifacts in
+   * containerd's content store, reused by the next container of the same module). The cache key
+   * is wasmtime's compatibility hash of this engine's settings.
+   */
+  readonly precompiler: Precompiler = {
+    cacheKey: () => this.#cacheKey,
+    precompile: async (bytes: Uint8Array): Promise<Uint8Array> => {
+      const reply = await this.#post({ type: 'precompile', bytes });
+      if (reply.type === 'precompiled') return reply.artifact;
+      throw new ShimError('INVALID_ARGUMENT', reply.type === 'error' ? reply.message : `unexpected message from the guest thread: ${reply.type}`);
+    },
+  };
 
   constructor(options: WasmtimeEngineOptions = {}) {
     this.#options = options;
@@ -165,16 +182,19 @@ export class WasmtimeEngine implements Engine {
     worker.once('exit', () => (this.#worker = undefined));
     this.#worker = worker;
     this.#handle = ready.handle;
+    this.#cacheKey = `wasmtime-${ready.cacheKey}`;
     process.on('exit', (code) => this.#stopGuest(code));
   }
 
   /**
-   * Checks that the module or component exists and compiles; the compiled workload is kept for
-   * `runWasi`. A component must be a command or a proxy, and only a module has entrypoints.
+   * Checks that the module or component exists and compiles (or loads the precompiled artifact the
+   * shim handed over); the compiled workload is kept for `runWasi`. A component must be a command
+   * or a proxy, and only a module has entrypoints.
    */
   async canHandle(ctx: RuntimeContext): Promise<void> {
-    const bytes = await readModule(ctx);
-    const reply = await this.#post({ type: 'compile', bytes });
+    const reply = ctx.precompiled
+      ? await this.#post({ type: 'load', artifact: ctx.precompiled })
+      : await this.#post({ type: 'compile', bytes: await readModule(ctx) });
     if (reply.type === 'error') {
       throw new ShimError('INVALID_ARGUMENT', `${ctx.entrypoint.arg0}: ${reply.message}`);
     }
@@ -198,7 +218,6 @@ export class WasmtimeEngine implements Engine {
   async runWasi(ctx: RuntimeContext, stdio: Stdio): Promise<number> {
     if (this.#kind === undefined) await this.canHandle(ctx);
     if (this.#kind === 'proxy') return this.#serve(ctx, stdio);
-    const bytes = await readModule(ctx);
     const options: WasmtimeNode.RunOptions = {
       args: ctx.args.length > 0 ? [ctx.entrypoint.arg0, ...ctx.args.slice(1)] : [],
       env: Object.entries(envToObject(ctx.env)),
@@ -210,7 +229,7 @@ export class WasmtimeEngine implements Engine {
     };
     if (this.#options.memoryLimitBytes !== undefined)
       options.memoryLimitBytes = this.#options.memoryLimitBytes;
-    const reply = await this.#post({ type: 'run', bytes, options });
+    const reply = await this.#post({ type: 'run', options });
     if (reply.type === 'exit') return reply.status;
     if (reply.type === 'error') {
       const code = reply.code === 'InvalidArg' ? 'INVALID_ARGUMENT' : 'INTERNAL';

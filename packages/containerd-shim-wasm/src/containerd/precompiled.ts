@@ -63,6 +63,7 @@ export class PrecompiledCache {
         this.logger.log('warn', 'the precompiled artifact does not match its digest; compiling again', { artifact });
         return undefined;
       }
+      this.logger.log('info', 'found the precompiled module', { module: moduleDigest, artifact, label });
       return bytes;
     } catch (err) {
       this.logger.log('warn', 'cannot read the precompilation cache; compiling', { error: describeError(err) });

@@ -83,9 +83,25 @@ export const EXECUTOR_NODE_OPTIONS = [
   '--v8-pool-size=1',
 ] as const;
 
+/**
+ * Environment variable naming a program that container processes start through: the process
+ * becomes `<wrapper> <node> <node options> <main> executor`. For environments where an engine's
+ * native library needs other system libraries than the ones Node runs with (e.g. a loader and
+ * glibc of a newer distribution); an engine's bin may set it for its own daemon. Unset: Node
+ * is started directly.
+ */
+export const EXECUTOR_WRAPPER_ENV = 'RUNWASI_EXECUTOR_WRAPPER';
+
 /** The command that runs `main` (an engine's compiled shim entry) as a container process. */
-export function executorCommand(main: string, execArgv: readonly string[] = []): { file: string; args: string[] } {
-  return { file: process.execPath, args: [...EXECUTOR_NODE_OPTIONS, ...execArgv, main, EXECUTOR_ACTION] };
+export function executorCommand(
+  main: string,
+  execArgv: readonly string[] = [],
+  env: NodeJS.ProcessEnv = process.env,
+): { file: string; args: string[] } {
+  const args = [...EXECUTOR_NODE_OPTIONS, ...execArgv, main, EXECUTOR_ACTION];
+  const wrapper = env[EXECUTOR_WRAPPER_ENV];
+  if (wrapper) return { file: wrapper, args: [process.execPath, ...args] };
+  return { file: process.execPath, args };
 }
 
 /**
@@ -162,7 +178,14 @@ async function checkWorkload(engine: Engine, ctx: RuntimeContext, log: Logger): 
       log.log('warn', 'the cached precompiled module did not load; compiling again', { error: describeError(err) });
     }
   }
-  const artifact = await precompiler.precompile(module);
+  let artifact: Uint8Array;
+  try {
+    artifact = await precompiler.precompile(module);
+  } catch (err) {
+    // Named like a failure of canHandle would be: the user sees which module is bad.
+    const code = errorCode(err) === 'UNKNOWN' ? 'INVALID_ARGUMENT' : errorCode(err);
+    throw new ShimError(code, `${ctx.entrypoint.arg0}: ${describeError(err)}`, { cause: err });
+  }
   const compiled = { ...ctx, precompiled: artifact };
   if (engine.canHandle) await engine.canHandle(compiled);
   void send({ type: 'precompiled-store', label, module, artifact });
