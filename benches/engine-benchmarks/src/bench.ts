@@ -17,11 +17,11 @@ import { cpus, loadavg, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 
-import { ENGINES, engineNamed, wasmedgeVersion, wasmtimeVersion } from './engines.js';
+import { ENGINES, engineNamed } from './engines.js';
 import type { Kernel, Size } from './kernels.js';
 import { KERNELS, KERNELS_DIR } from './kernels.js';
 import type { Measurement } from './run.js';
-import { argOf, runNative, runWasm } from './run.js';
+import { argOf, probeEngine, runNative, runWasm } from './run.js';
 import { geomean, median } from './stats.js';
 
 type BenchSize = Exclude<Size, 'tiny'>;
@@ -102,13 +102,17 @@ async function main(): Promise<void> {
     : [...KERNELS];
   const requested = values.engines ? values.engines.split(',').map(engineNamed) : [...ENGINES];
 
-  const engineInfo = requested.map((e) => ({
-    name: e.name,
-    library: e.library,
-    mode: e.mode,
-    size: forcedSize ?? e.size,
-    unavailable: e.unavailable() ?? null,
-  }));
+  const engineInfo = requested.map((e) => {
+    const probe = probeEngine(e);
+    return {
+      name: e.name,
+      library: e.library,
+      mode: e.mode,
+      version: probe.version ?? null,
+      size: forcedSize ?? e.size,
+      unavailable: probe.unavailable ?? null,
+    };
+  });
   for (const e of engineInfo) if (e.unavailable) console.error(`skipping ${e.name}: ${e.unavailable}`);
   const fullSize: BenchSize = forcedSize ?? 'full';
   const available = requested.filter((_, i) => !engineInfo[i]!.unavailable);
@@ -276,7 +280,6 @@ async function main(): Promise<void> {
       startup_fib_1: Object.fromEntries(
         [...startup].map(([name, runs]) => [name, { run_ms: round2(median(wall(runs))), run_cpu_ms: round2(median(cpu(runs))) }]),
       ),
-      engine_versions: { wasmtime: wasmtimeVersion(), v8: process.versions.v8, wasmedge: wasmedgeVersion() },
       engines: engineInfo,
       kernels: kernels.map((k) => ({ name: k.name, exercises: k.exercises, args: k.args })),
       native,

@@ -4,17 +4,16 @@
  * in the measuring child process (`measure.ts`), timing compilation apart from the run where the
  * engine's API allows it.
  */
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 import type * as NodeWasi from 'node:wasi';
 
-import { findWasmEdge } from '@runwasi/shim-wasmedge';
+import type { WasmEdgeInstall } from '@runwasi/shim-wasmedge';
+import { loadWasmEdge, stripWasmEdgeSections, trixieWrapper } from '@runwasi/shim-wasmedge';
+import type * as WasmEdgeNapi from '@runwasi/wasmedge-napi';
 
 import type { Size } from './kernels.js';
-import { CPUTIME_PATH } from './kernels.js';
 
 /** One compile-and-run of a module. */
 export interface Job {
@@ -48,6 +47,14 @@ export interface Timing {
   readonly precompiledLoadMs?: number;
 }
 
+/** What {@link BenchEngine.probe} found. */
+export interface Probe {
+  /** Why the engine cannot run here; absent when it can. */
+  readonly unavailable?: string;
+  /** The engine's version, when known. */
+  readonly version?: string;
+}
+
 /** An engine as the benchmark knows it. */
 export interface BenchEngine {
   /** Column name in the tables, e.g. `wasmtime`. */
@@ -58,8 +65,11 @@ export interface BenchEngine {
   readonly mode: string;
   /** `reduced` for engines too slow for the full sizes (interpreters); compared with native at the same size. */
   readonly size: Exclude<Size, 'tiny'>;
-  /** Why this engine cannot run on this machine, or undefined when it can. Called in the parent. */
-  unavailable(): string | undefined;
+  /**
+   * Whether the engine can run here (else why not) and its version. Called in a measuring
+   * process, started with {@link BenchEngine.launcher}, like every measurement.
+   */
+  probe(): Probe;
   /**
    * Program (and its arguments) to start the measuring process's `node` with, e.g. a wrapper that
    * runs it under another loader so that it can load the engine's library. None by default.
@@ -106,12 +116,13 @@ export function napiRunnerEngine(name: string, pkg: string, mode: string): Bench
     library: `${pkg} (WasiRunner)`,
     mode,
     size: 'full',
-    unavailable() {
+    probe() {
       try {
         load();
-        return undefined;
+        const version = crateVersion(pkg, name);
+        return version === undefined ? {} : { version };
       } catch (err) {
-        return `${pkg} does not load: ${reasonOf(err)}`;
+        return { unavailable: `${pkg} does not load: ${reasonOf(err)}` };
       }
     },
     async measure(job) {
@@ -149,7 +160,7 @@ export const v8Engine: BenchEngine = {
   library: 'node:wasi + WebAssembly',
   mode: `V8 ${process.versions.v8}: Liftoff baseline at compile, TurboFan tier-up during the run (as the shim runs it)`,
   size: 'full',
-  unavailable: () => undefined,
+  probe: () => ({ version: process.versions.v8 }),
   async measure(job) {
     const bytes = readFileSync(job.wasmPath);
     const t0 = now();
@@ -174,98 +185,108 @@ export const v8Engine: BenchEngine = {
   },
 };
 
-/** The `wasmedge` CLI as `@runwasi/shim-wasmedge` finds it. */
-function wasmedgeCli(): { file: string; prefix: readonly string[] } {
-  return findWasmEdge();
-}
-
-/** The wasmtime crate `@runwasi/wasmtime-node` pins (read from its Cargo.toml), or undefined. */
-export function wasmtimeVersion(): string | undefined {
+/**
+ * The version of crate `crate` that napi package `pkg` pins in its `native/Cargo.toml` (e.g.
+ * `wasmtime = { version = "=48.0.8", ... }`), or undefined.
+ */
+function crateVersion(pkg: string, crate: string): string | undefined {
   try {
-    const manifest = join(dirname(require.resolve('@runwasi/wasmtime-node/package.json')), 'native', 'Cargo.toml');
-    return readFileSync(manifest, 'utf8').match(/^wasmtime = \{ version = "=?([^"]+)"/m)?.[1];
+    const manifest = join(dirname(require.resolve(`${pkg}/package.json`)), 'native', 'Cargo.toml');
+    return readFileSync(manifest, 'utf8').match(new RegExp(`^${crate} = \\{ version = "=?([^"]+)"`, 'm'))?.[1];
   } catch {
     return undefined;
   }
 }
 
-/** `wasmedge --version`'s first line, or undefined when WasmEdge is not found. */
-export function wasmedgeVersion(): string | undefined {
-  try {
-    const cli = wasmedgeCli();
-    const out = spawnSync(cli.file, [...cli.prefix, '--version'], { encoding: 'utf8' });
-    return out.stdout.split('\n')[0]?.replace(/^\S*\/wasmedge /, 'wasmedge ');
-  } catch {
-    return undefined;
-  }
+/** libwasmedge through `@runwasi/wasmedge-napi`, opened as `@runwasi/shim-wasmedge` opens it, quiet. */
+function openWasmEdge(): WasmEdgeInstall {
+  const install = loadWasmEdge();
+  // WasmEdge logs to stdout, which is the measuring process's report channel.
+  install.native.setLogLevel('off');
+  return install;
 }
 
-/** Runs a program under the `cputime` timer with the job's stdio; its status, wall and CPU ms. */
-export function runTimed(file: string, args: readonly string[], job: { stdin: number | 'ignore'; stdout: number; stderr: number | 'inherit' }): Timing {
-  const dir = mkdtempSync(join(tmpdir(), 'engine-bench-time-'));
-  try {
-    const resultFile = join(dir, 'result');
-    const result = spawnSync(CPUTIME_PATH, [resultFile, file, ...args], { stdio: [job.stdin, job.stdout, job.stderr] });
-    if (result.error) throw new Error(`${CPUTIME_PATH}: ${result.error.message} (build first: pnpm nx run @runwasi/engine-benchmarks:build)`);
-    if (result.status === 127) throw new Error(`cannot start ${file}`);
-    if (result.status !== 0) throw new Error(`the cputime timer failed (status ${result.status}) running ${file}`);
-    const [status, wallUs, cpuUs] = readFileSync(resultFile, 'utf8').trim().split(' ').map(Number);
-    return { compileMs: null, runMs: wallUs! / 1000, runCpuMs: cpuUs! / 1000, status: status! };
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+/** On Debian 12 test machines, libwasmedge loads only under the fetched Debian 13 tree's loader. */
+function wasmedgeLauncher(): string[] {
+  const wrapper = trixieWrapper();
+  return wrapper ? [wrapper] : [];
 }
 
-function wasmedgeUnavailable(): string | undefined {
-  try {
-    wasmedgeCli();
-    return undefined;
-  } catch (err) {
-    return reasonOf(err);
-  }
+async function runVm(vm: WasmEdgeNapi.Vm, job: Job): Promise<{ runMs: number; runCpuMs: number; status: number }> {
+  const t0 = now();
+  const c0 = cpuNow();
+  const status = await vm.run({
+    args: ['kernel', ...job.args],
+    env: [],
+    dirs: [],
+    stdin: job.stdin,
+    stdout: job.stdout,
+    stderr: job.stderr,
+  });
+  return { runMs: now() - t0, runCpuMs: cpuNow() - c0, status };
 }
 
 /**
- * WasmEdge exactly as `@runwasi/shim-wasmedge` runs a module today: the `wasmedge` CLI on the plain
- * `.wasm`, which WasmEdge 0.14 interprets. The run time is the whole CLI process (load, validate,
- * instantiate, run); the CLI does not report compile time apart.
+ * WasmEdge as `@runwasi/shim-wasmedge` runs a module by default: in process through
+ * `@runwasi/wasmedge-napi`, compiled ahead of time by the library's LLVM compiler (the first
+ * container of a module; the precompilation cache keeps the result) and the compiled module
+ * loaded into a VM (every container).
  */
 export const wasmedgeEngine: BenchEngine = {
   name: 'wasmedge',
-  library: 'wasmedge CLI (found like @runwasi/shim-wasmedge)',
-  mode: 'interpreter: the CLI default for a plain .wasm, which is what the shim runs today',
-  size: 'reduced',
-  unavailable: wasmedgeUnavailable,
+  library: '@runwasi/wasmedge-napi (Compiler, then Vm)',
+  mode: 'AOT: LLVM -O2 for this host, loaded from the compiled module (as @runwasi/shim-wasmedge runs it by default)',
+  size: 'full',
+  launcher: wasmedgeLauncher,
+  probe() {
+    try {
+      const { library } = openWasmEdge();
+      if (!library.hasCompiler) {
+        return { unavailable: `libwasmedge ${library.version} has no AOT compiler (the shim interprets then: see wasmedge-interp)` };
+      }
+      return { version: library.version };
+    } catch (err) {
+      return { unavailable: reasonOf(err) };
+    }
+  },
   async measure(job) {
-    const cli = wasmedgeCli();
-    return runTimed(cli.file, [...cli.prefix, job.wasmPath, ...job.args], job);
+    const { native } = openWasmEdge();
+    const stripped = stripWasmEdgeSections(readFileSync(job.wasmPath));
+    const t0 = now();
+    const artifact = await new native.Compiler().compile(stripped);
+    const t1 = now();
+    const vm = new native.Vm({ forceInterpreter: false });
+    vm.load(artifact);
+    const precompiledLoadMs = now() - t1;
+    return { compileMs: t1 - t0, precompiledLoadMs, ...(await runVm(vm, job)) };
   },
 };
 
 /**
- * WasmEdge's ahead-of-time path, for comparison: `wasmedge compile` (LLVM) to a universal wasm
- * file, then the CLI runs that file's native code. Not what the shim does today.
+ * WasmEdge's interpreter, which `@runwasi/shim-wasmedge` runs when libwasmedge has no compiler
+ * or AOT is turned off. "Compile" is the VM's load (parse and validate).
  */
-export const wasmedgeAotEngine: BenchEngine = {
-  name: 'wasmedge-aot',
-  library: 'wasmedge CLI: `wasmedge compile`, then run the compiled file',
-  mode: "AOT: wasmedge compile's defaults (LLVM -O2, code for this host's CPU); not what the shim does today",
-  size: 'full',
-  unavailable: wasmedgeUnavailable,
-  async measure(job) {
-    const cli = wasmedgeCli();
-    const dir = mkdtempSync(join(tmpdir(), 'engine-bench-aot-'));
+export const wasmedgeInterpreterEngine: BenchEngine = {
+  name: 'wasmedge-interp',
+  library: '@runwasi/wasmedge-napi (Vm, forceInterpreter)',
+  mode: 'interpreter (what @runwasi/shim-wasmedge runs without a compiler in libwasmedge, or with aot off)',
+  size: 'reduced',
+  launcher: wasmedgeLauncher,
+  probe() {
     try {
-      const compiled = join(dir, 'kernel.wasm');
-      const t0 = now();
-      const compile = spawnSync(cli.file, [...cli.prefix, 'compile', job.wasmPath, compiled], { encoding: 'utf8' });
-      const t1 = now();
-      if (compile.error) throw compile.error;
-      if (compile.status !== 0) throw new Error(`wasmedge compile failed: ${compile.stderr || compile.stdout}`);
-      return { ...runTimed(cli.file, [...cli.prefix, compiled, ...job.args], job), compileMs: t1 - t0 };
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+      return { version: openWasmEdge().library.version };
+    } catch (err) {
+      return { unavailable: reasonOf(err) };
     }
+  },
+  async measure(job) {
+    const { native } = openWasmEdge();
+    const bytes = readFileSync(job.wasmPath);
+    const t0 = now();
+    const vm = new native.Vm({ forceInterpreter: true });
+    vm.load(bytes);
+    const compileMs = now() - t0;
+    return { compileMs, ...(await runVm(vm, job)) };
   },
 };
 
@@ -278,7 +299,7 @@ export const ENGINES: readonly BenchEngine[] = [
   ),
   v8Engine,
   wasmedgeEngine,
-  wasmedgeAotEngine,
+  wasmedgeInterpreterEngine,
 ];
 
 /** The engine named `name`; throws naming the known ones. */

@@ -7,10 +7,9 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-import type { BenchEngine, Timing } from './engines.js';
-import { runTimed } from './engines.js';
+import type { BenchEngine, Probe, Timing } from './engines.js';
 import type { Kernel, NativeCompiler, Size } from './kernels.js';
-import { nativePath, wasmPath } from './kernels.js';
+import { CPUTIME_PATH, nativePath, wasmPath } from './kernels.js';
 
 /** A measurement and what the kernel printed. */
 export interface Measurement extends Timing {
@@ -31,6 +30,22 @@ function withOutputFile<T>(fn: (fd: number) => T): { result: T; output: string }
     return { result, output: readFileSync(path, 'utf8') };
   } finally {
     closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Runs a program under the `cputime` timer with the given stdio; its status, wall and CPU ms. */
+function runTimed(file: string, args: readonly string[], stdio: { stdin: 'ignore'; stdout: number; stderr: 'inherit' }): Timing {
+  const dir = mkdtempSync(join(tmpdir(), 'engine-bench-time-'));
+  try {
+    const resultFile = join(dir, 'result');
+    const result = spawnSync(CPUTIME_PATH, [resultFile, file, ...args], { stdio: [stdio.stdin, stdio.stdout, stdio.stderr] });
+    if (result.error) throw new Error(`${CPUTIME_PATH}: ${result.error.message} (build first: pnpm nx run @runwasi/engine-benchmarks:build)`);
+    if (result.status === 127) throw new Error(`cannot start ${file}`);
+    if (result.status !== 0) throw new Error(`the cputime timer failed (status ${result.status}) running ${file}`);
+    const [status, wallUs, cpuUs] = readFileSync(resultFile, 'utf8').trim().split(' ').map(Number);
+    return { compileMs: null, runMs: wallUs! / 1000, runCpuMs: cpuUs! / 1000, status: status! };
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 }
@@ -65,6 +80,15 @@ export function runWasm(engine: BenchEngine, kernel: Kernel, arg: string, simd =
     throw new Error(`${engine.name} ${kernel.name} ${arg}: the guest exited ${timing.status}: ${result.stderr.trim()}`);
   }
   return { ...timing, output };
+}
+
+/** Probes `engine` in a measuring process started as its measurements are. */
+export function probeEngine(engine: BenchEngine): Probe {
+  const command = [...(engine.launcher?.() ?? []), process.execPath, '--no-warnings', MEASURE_JS, '--probe', engine.name];
+  const result = spawnSync(command[0]!, command.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8' });
+  if (result.error) return { unavailable: `cannot start the measuring process: ${result.error.message}` };
+  if (result.status !== 0) return { unavailable: `the probe failed (status ${result.status}): ${result.stderr.trim()}` };
+  return JSON.parse(result.stdout) as Probe;
 }
 
 /** The argument of `kernel` at `size`. */
