@@ -4,6 +4,8 @@
  *
  * @packageDocumentation
  */
+export type { WasmtimeConfig } from './config.js';
+export { CONFIG_ENV, DEFAULT_CONFIG_PATH, loadWasmtimeConfig, parseWasmtimeConfig } from './config.js';
 export type { WasmtimeEngineOptions } from './instance.js';
 export { DEFAULT_HTTP_PROXY_ADDR, HTTP_PROXY_ADDR_ENV, WasmtimeEngine } from './instance.js';
 export { VERSION } from './lib.js';

@@ -27,6 +27,9 @@ import type * as WasmtimeNode from '@runwasi/wasmtime-node';
 import type { Engine, Precompiler, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
 import { envToObject, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
 
+import type { WasmtimeConfig } from './config.js';
+import { loadWasmtimeConfig } from './config.js';
+
 /** Environment variable of the container that sets where a `wasi:http/proxy` component listens. */
 export const HTTP_PROXY_ADDR_ENV = 'WASMTIME_HTTP_PROXY_SOCKET_ADDR';
 /** Where a `wasi:http/proxy` component listens when the container does not say. */
@@ -69,23 +72,30 @@ export interface WasmtimeEngineOptions {
 const GUEST_THREAD = `
 const { parentPort, workerData } = require('node:worker_threads');
 const { WasiRunner } = require(workerData.addon);
-const runner = new WasiRunner(workerData.maxWasmStack === undefined ? {} : { maxWasmStack: workerData.maxWasmStack });
-parentPort.on('message', (job) => {
-  try {
-    if (job.type === 'compile') {
-      parentPort.postMessage({ type: 'compiled', kind: runner.compile(job.bytes) });
-    } else if (job.type === 'load') {
-      parentPort.postMessage({ type: 'compiled', kind: runner.loadPrecompiled(job.artifact) });
-    } else if (job.type === 'precompile') {
-      parentPort.postMessage({ type: 'precompiled', artifact: runner.precompile(job.bytes) });
-    } else {
-      parentPort.postMessage({ type: 'exit', status: runner.run(job.options) });
+let runner;
+try {
+  runner = new WasiRunner(workerData.runnerOptions);
+} catch (err) {
+  parentPort.postMessage({ type: 'error', message: String((err && err.message) || err) });
+}
+if (runner) {
+  parentPort.on('message', (job) => {
+    try {
+      if (job.type === 'compile') {
+        parentPort.postMessage({ type: 'compiled', kind: runner.compile(job.bytes) });
+      } else if (job.type === 'load') {
+        parentPort.postMessage({ type: 'compiled', kind: runner.loadPrecompiled(job.artifact) });
+      } else if (job.type === 'precompile') {
+        parentPort.postMessage({ type: 'precompiled', artifact: runner.precompile(job.bytes) });
+      } else {
+        parentPort.postMessage({ type: 'exit', status: runner.run(job.options) });
+      }
+    } catch (err) {
+      parentPort.postMessage({ type: 'error', message: String((err && err.message) || err), code: err && err.code });
     }
-  } catch (err) {
-    parentPort.postMessage({ type: 'error', message: String((err && err.message) || err), code: err && err.code });
-  }
-});
-parentPort.postMessage({ type: 'ready', handle: runner.handle, cacheKey: runner.precompileCompatibilityHash() });
+  });
+  parentPort.postMessage({ type: 'ready', handle: runner.handle, cacheKey: runner.precompileCompatibilityHash() });
+}
 `;
 
 type GuestMessage =
@@ -142,13 +152,19 @@ export class WasmtimeEngine implements Engine {
   #server: WasmtimeNode.ProxyServer | undefined;
   #draining = false;
   #cacheKey = '';
+  #config: WasmtimeConfig = {};
 
   /**
    * Compiles modules and components ahead for the shim's precompilation cache (artifacts in
    * containerd's content store, reused by the next container of the same module). The cache key
-   * is wasmtime's compatibility hash of this engine's settings.
+   * is wasmtime's compatibility hash of this engine's settings. Absent when the configuration
+   * file says `precompile = false`.
    */
-  readonly precompiler: Precompiler = {
+  get precompiler(): Precompiler | undefined {
+    return this.#config.precompile === false ? undefined : this.#precompiler;
+  }
+
+  readonly #precompiler: Precompiler = {
     cacheKey: () => this.#cacheKey,
     precompile: async (bytes: Uint8Array): Promise<Uint8Array> => {
       const reply = await this.#post({ type: 'precompile', bytes });
@@ -161,8 +177,24 @@ export class WasmtimeEngine implements Engine {
     this.#options = options;
   }
 
-  /** Loads the addon and starts the guest thread (which loads it too) while host files are visible. */
+  /**
+   * Reads the configuration file, loads the addon and starts the guest thread (which loads it
+   * too) while host files are visible.
+   */
   async load(): Promise<void> {
+    this.#config = loadWasmtimeConfig();
+    const { craneliftOptLevel, memoryReservation, memoryGuardSize, wasmSimd, wasmRelaxedSimd, wasmMultiMemory, wasmMemory64, wasmTailCall } = this.#config;
+    const runnerOptions: WasmtimeNode.RunnerOptions = {
+      maxWasmStack: this.#options.maxWasmStack ?? this.#config.maxWasmStack,
+      craneliftOptLevel,
+      memoryReservation,
+      memoryGuardSize,
+      wasmSimd,
+      wasmRelaxedSimd,
+      wasmMultiMemory,
+      wasmMemory64,
+      wasmTailCall,
+    };
     const addon = require.resolve('@runwasi/wasmtime-node');
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     this.#native = require(addon) as typeof WasmtimeNode;
@@ -170,12 +202,16 @@ export class WasmtimeEngine implements Engine {
       eval: true,
       stdout: false,
       stderr: false,
-      workerData: { addon, maxWasmStack: this.#options.maxWasmStack },
+      workerData: { addon, runnerOptions: JSON.parse(JSON.stringify(runnerOptions)) as WasmtimeNode.RunnerOptions },
     });
     const ready = await nextMessage(worker).catch((err: unknown) => {
       void worker.terminate();
       throw err;
     });
+    if (ready.type === 'error') {
+      void worker.terminate();
+      throw new ShimError('INVALID_ARGUMENT', `the wasmtime configuration is not usable: ${ready.message}`);
+    }
     if (ready.type !== 'ready') throw new Error(`unexpected message from the guest thread: ${ready.type}`);
     // Between jobs nobody listens; a failure there surfaces as the thread's exit at the next job.
     worker.on('error', () => undefined);
@@ -227,8 +263,8 @@ export class WasmtimeEngine implements Engine {
       stderr: stdio.stderr,
       func: ctx.entrypoint.func,
     };
-    if (this.#options.memoryLimitBytes !== undefined)
-      options.memoryLimitBytes = this.#options.memoryLimitBytes;
+    const memoryLimitBytes = this.#options.memoryLimitBytes ?? this.#config.memoryLimitBytes;
+    if (memoryLimitBytes !== undefined) options.memoryLimitBytes = memoryLimitBytes;
     const reply = await this.#post({ type: 'run', options });
     if (reply.type === 'exit') return reply.status;
     if (reply.type === 'error') {
@@ -263,8 +299,8 @@ export class WasmtimeEngine implements Engine {
       stdout: stdio.stdout,
       stderr: stdio.stderr,
     };
-    if (this.#options.memoryLimitBytes !== undefined)
-      options.memoryLimitBytes = this.#options.memoryLimitBytes;
+    const memoryLimitBytes = this.#options.memoryLimitBytes ?? this.#config.memoryLimitBytes;
+    if (memoryLimitBytes !== undefined) options.memoryLimitBytes = memoryLimitBytes;
     let server: WasmtimeNode.ProxyServer;
     try {
       server = new native.ProxyServer(this.#handle, options);

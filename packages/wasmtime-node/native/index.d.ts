@@ -5,6 +5,18 @@ export interface RunnerOptions {
    * default: 512 KiB). It must fit in the stack of the thread that calls `run`.
    */
   maxWasmStack?: number;
+  /** Cranelift's optimisation level (wasmtime's default: `speed`). */
+  craneliftOptLevel?: 'none' | 'speed' | 'speed_and_size';
+  /** WebAssembly proposals, on or off (wasmtime's defaults when absent). */
+  wasmSimd?: boolean;
+  wasmRelaxedSimd?: boolean;
+  wasmMultiMemory?: boolean;
+  wasmMemory64?: boolean;
+  wasmTailCall?: boolean;
+  /** Address space reserved up front per linear memory, in bytes (wasmtime's default: 4 GiB). */
+  memoryReservation?: number;
+  /** Guard region after each linear memory, in bytes. */
+  memoryGuardSize?: number;
 }
 
 /**

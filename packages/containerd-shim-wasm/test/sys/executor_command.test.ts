@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 import { EXECUTOR_ACTION, EXECUTOR_WRAPPER_ENV, executorCommand } from '../../src/sys/unix/container/executor';
+import { shimSettings } from '../../src/sys/unix/container/executor_process';
 
 describe('executorCommand', () => {
   it('starts Node directly when no wrapper is set', () => {
@@ -30,5 +31,13 @@ describe('executorCommand', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('shimSettings', () => {
+  it("passes only the shim's RUNWASI_* variables to container processes", () => {
+    expect(
+      shimSettings({ RUNWASI_WASMTIME_CONFIG: '/etc/x.toml', RUNWASI_LOG_LEVEL: 'debug', PATH: '/usr/bin', HOME: '/root', SECRET_TOKEN: 's' }),
+    ).toEqual({ RUNWASI_WASMTIME_CONFIG: '/etc/x.toml', RUNWASI_LOG_LEVEL: 'debug' });
   });
 });

@@ -204,6 +204,65 @@ pub struct RunnerOptions {
     /// Maximum native stack, in bytes, the guest may use before it traps with a stack overflow
     /// (wasmtime's default is 512 KiB). Must fit in the stack of the thread that calls `run`.
     pub max_wasm_stack: Option<u32>,
+    /// Cranelift's optimisation level: `none`, `speed` (wasmtime's default) or `speed_and_size`.
+    pub cranelift_opt_level: Option<String>,
+    /// WebAssembly proposals, on or off (wasmtime's defaults when absent).
+    pub wasm_simd: Option<bool>,
+    pub wasm_relaxed_simd: Option<bool>,
+    pub wasm_multi_memory: Option<bool>,
+    pub wasm_memory64: Option<bool>,
+    pub wasm_tail_call: Option<bool>,
+    /// Virtual address space reserved up front for each linear memory, in bytes (wasmtime's
+    /// default is 4 GiB on 64-bit hosts, which makes bounds checks free).
+    pub memory_reservation: Option<i64>,
+    /// Guard region after each linear memory, in bytes.
+    pub memory_guard_size: Option<i64>,
+}
+
+/// Applies the engine settings of `options` to `config`; a bad value is an InvalidArg error.
+fn configure(config: &mut Config, options: &RunnerOptions) -> Result<()> {
+    if let Some(size) = options.max_wasm_stack {
+        config.max_wasm_stack(size as usize);
+    }
+    if let Some(level) = &options.cranelift_opt_level {
+        config.cranelift_opt_level(match level.as_str() {
+            "none" => wasmtime::OptLevel::None,
+            "speed" => wasmtime::OptLevel::Speed,
+            "speed_and_size" => wasmtime::OptLevel::SpeedAndSize,
+            other => {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    format!("cranelift_opt_level {other:?} is not none, speed or speed_and_size"),
+                ))
+            }
+        });
+    }
+    if let Some(on) = options.wasm_simd {
+        config.wasm_simd(on);
+    }
+    if let Some(on) = options.wasm_relaxed_simd {
+        config.wasm_relaxed_simd(on);
+    }
+    if let Some(on) = options.wasm_multi_memory {
+        config.wasm_multi_memory(on);
+    }
+    if let Some(on) = options.wasm_memory64 {
+        config.wasm_memory64(on);
+    }
+    if let Some(on) = options.wasm_tail_call {
+        config.wasm_tail_call(on);
+    }
+    let bytes = |name: &str, value: i64| -> Result<u64> {
+        u64::try_from(value)
+            .map_err(|_| Error::new(Status::InvalidArg, format!("{name} must not be negative")))
+    };
+    if let Some(value) = options.memory_reservation {
+        config.memory_reservation(bytes("memory_reservation", value)?);
+    }
+    if let Some(value) = options.memory_guard_size {
+        config.memory_guard_size(bytes("memory_guard_size", value)?);
+    }
+    Ok(())
 }
 
 /// One run of the compiled module or command component.
@@ -322,11 +381,16 @@ impl WasiRunner {
     pub fn new(options: Option<RunnerOptions>) -> Result<Self> {
         let mut config = Config::new();
         config.epoch_interruption(true);
-        if let Some(size) = options.and_then(|o| o.max_wasm_stack) {
-            config.max_wasm_stack(size as usize);
+        if let Some(options) = &options {
+            configure(&mut config, options)?;
         }
-        let engine = Engine::new(&config)
-            .map_err(|e| failure(format!("cannot create a wasmtime engine: {e:#}")))?;
+        // Settings that contradict each other (simd off with relaxed simd on, say) fail here.
+        let engine = Engine::new(&config).map_err(|e| {
+            Error::new(
+                Status::InvalidArg,
+                format!("cannot create a wasmtime engine: {e:#}"),
+            )
+        })?;
         let shared = Arc::new(Shared {
             engine,
             workload: Mutex::new(None),

@@ -75,6 +75,19 @@ export function expectMessage<T extends FromExecutor['type'], R>(
   });
 }
 
+/**
+ * The environment of a container process: only the shim's own `RUNWASI_*` settings (an engine's
+ * configuration file, log level, …), nothing else of the daemon's environment. The guest's
+ * environment is the spec's alone, whatever the process has.
+ */
+export function shimSettings(env: NodeJS.ProcessEnv): Record<string, string> {
+  const settings: Record<string, string> = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (name.startsWith('RUNWASI_') && value !== undefined) settings[name] = value;
+  }
+  return settings;
+}
+
 /** A started container process, not yet (or just) given its container. */
 export class ExecutorProcess {
   /** Resolves the host pid once the engine is loaded; rejects if the process fails first. */
@@ -116,7 +129,7 @@ export class ExecutorProcess {
     try {
       child = spawn(argv[0]!, argv.slice(1), {
         cwd: '/',
-        env: {},
+        env: shimSettings(process.env),
         detached: true,
         stdio: ['pipe', 'ignore', 'pipe', 'ipc'],
         // Structured clone: wasm layers travel as bytes, not as JSON arrays of numbers.
