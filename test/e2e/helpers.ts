@@ -19,7 +19,7 @@ export const DEMO_IMAGE_TAR = join(REPO, 'packages', 'wasi-demo-app', 'dist', 'i
 export const DEMO_IMAGE = 'ghcr.io/runwasi-ts/wasi-demo-app:latest';
 
 /** Engines whose bins are linked into the shim bin dir. */
-export const ENGINES = ['v8', 'wasmtime', 'wasmedge'] as const;
+export const ENGINES = ['v8', 'wasmtime', 'wasmer', 'wasmedge'] as const;
 
 /** A directory holding `containerd-shim-<engine>-v1` links, put first on containerd's PATH. */
 export function makeShimBinDir(): string {

@@ -50,6 +50,7 @@ describe('wasmtime engine configuration', () => {
     mkdirSync(rootfs);
     writeFileSync(join(rootfs, 'simd.wasm'), SIMD_MODULE);
     writeFileSync(join(rootfs, 'hello.wasm'), testModule('hello_world'));
+    writeFileSync(join(rootfs, 'grow.wasm'), testModule('grow'));
   });
 
   afterAll(async () => {
@@ -67,6 +68,17 @@ describe('wasmtime engine configuration', () => {
     expect(refused.code).not.toBe(0);
     expect(refused.stderr).toMatch(/\/simd\.wasm: invalid WebAssembly module: .*SIMD/i);
     expect(await run(noSimd, 'hello-nosimd', '/hello.wasm')).toMatchObject({ code: 0, stdout: 'hello world\n' });
+  });
+
+  it("caps the guest's memory at the container's memory limit: malloc fails, no OOM kill", async () => {
+    const plain = await containerdWith(undefined, 'cfg-memlimit');
+    const result = await plain.ctr([
+      'run', '--rm', '--memory-limit', String(192 * 1024 * 1024), '--runtime', RUNTIME, '--rootfs', rootfs, 'grow-capped', '/grow.wasm', '1024',
+    ]);
+    expect(result.code).toBe(1);
+    const reached = Number(/malloc failed after (\d+) MiB/.exec(result.stderr + result.stdout)?.[1]);
+    expect(reached).toBeGreaterThan(0);
+    expect(reached).toBeLessThan(192);
   });
 
   it('fails Create with a message naming the file and the setting when the file is wrong', async () => {

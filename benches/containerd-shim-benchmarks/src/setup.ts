@@ -33,7 +33,7 @@ export interface BenchEnv {
 }
 
 /** Engines whose shims are benchmarked beside runc. */
-export const ENGINES = ['v8', 'wasmtime', 'wasmedge'] as const;
+export const ENGINES = ['v8', 'wasmtime', 'wasmer', 'wasmedge'] as const;
 
 /** The demo app (`echo`, `sleep`, `exit`, …), built by the workspace build. */
 export const DEMO_WASM = join(REPO, 'packages', 'wasi-demo-app', 'dist-wasm', 'wasi-demo-app.wasm');

@@ -11,7 +11,7 @@
  */
 export type { Engine, Precompiler, Stdio } from './container/engine.js';
 export type { Entrypoint, ModuleSource, RuntimeContext, WasmLayer } from './container/context.js';
-export { createRuntimeContext, DEFAULT_FUNC, envToObject, parseEntrypoint } from './container/context.js';
+export { createRuntimeContext, DEFAULT_FUNC, envToObject, parseEntrypoint, specMemoryLimit } from './container/context.js';
 export { readModule, resolveModulePath } from './container/path.js';
 export { checkWasiImports } from './container/imports.js';
 export type { ShimErrorCode } from './sandbox/error.js';

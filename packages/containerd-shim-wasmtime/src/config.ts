@@ -14,8 +14,7 @@
  * ```
  *
  * The shim reads it in each container process, before the process leaves the host's root; the
- * environment variable reaches container processes because the framework passes `RUNWASI_*`
- * variables of the shim on. A missing default file means no settings; a file that is named but
+ * environment variable reaches container processes because the engine names it in `shimEnv`. A missing default file means no settings; a file that is named but
  * missing, unparsable, or holding an unknown setting or a value of the wrong type fails the
  * container's Create with a message naming the file and the setting.
  */

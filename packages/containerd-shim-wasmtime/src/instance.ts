@@ -2,17 +2,19 @@
  * The wasmtime engine: runs WASI preview1 modules, WASI preview2 command components and
  * `wasi:http/proxy` components on wasmtime through `@runwasi/wasmtime-node`.
  *
- * Modules and commands run on a worker thread, synchronously inside the native `WasiRunner.run`, so the main
- * thread keeps handling the signals that end the container process. The worker and both loads of
- * the native addon happen in `load()`, before the process changes its root to the container
- * rootfs; the worker compiles the module in `canHandle` and runs it in `runWasi`, with the guest's
- * `/` preopened as the (by then) process root, the container rootfs.
+ * Modules and commands run on a thread of libuv's pool (the native `WasiRunner.runAsync`), so the
+ * main thread keeps handling the signals that end the container process, without the memory of a
+ * worker thread's own JS engine (~8 MiB per container). The native addon loads in `load()`, before
+ * the process changes its root to the container rootfs; `canHandle` compiles the module (or loads
+ * the precompiled artifact) and `runWasi` runs it, with the guest's `/` preopened as the (by then)
+ * process root, the container rootfs.
  *
- * Ending the process while a guest runs needs care: Node's `process.exit` joins worker threads,
- * and a thread inside native code never notices Node asking it to stop. So on `exit` the engine
- * interrupts the guest (an epoch bump: a spinning guest traps within microseconds) and waits a
- * short grace period; a guest stuck in a blocking host call (a read of stdin, a sleep) cannot be
- * interrupted, and then the process ends at once with the same exit status through `_exit(2)`.
+ * Ending the process while a guest runs needs care: Node's `process.exit` waits for libuv's pool
+ * threads, and a thread inside native code never notices Node asking it to stop. So on `exit` the
+ * engine interrupts the guest (an epoch bump: a spinning guest traps within microseconds) and
+ * waits a short grace period; a guest stuck in a blocking host call (a read of stdin, a sleep)
+ * cannot be interrupted, and then the process ends at once with the same exit status through
+ * `_exit(2)`.
  *
  * A component that exports `wasi:http/incoming-handler` is served instead of run: the native
  * `ProxyServer` listens on `WASMTIME_HTTP_PROXY_SOCKET_ADDR` (from the container's environment,
@@ -21,19 +23,23 @@
  * ends the process at once.
  */
 import { isIP } from 'node:net';
-import { Worker } from 'node:worker_threads';
 
 import type * as WasmtimeNode from '@runwasi/wasmtime-node';
 import type { Engine, Precompiler, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
 import { envToObject, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
 
 import type { WasmtimeConfig } from './config.js';
-import { loadWasmtimeConfig } from './config.js';
+import { CONFIG_ENV, loadWasmtimeConfig } from './config.js';
 
 /** Environment variable of the container that sets where a `wasi:http/proxy` component listens. */
 export const HTTP_PROXY_ADDR_ENV = 'WASMTIME_HTTP_PROXY_SOCKET_ADDR';
 /** Where a `wasi:http/proxy` component listens when the container does not say. */
 export const DEFAULT_HTTP_PROXY_ADDR = '0.0.0.0:8080';
+/** Memory kept free under a container's limit for the engine's own allocations while a guest runs. */
+const ENGINE_HEADROOM_BYTES = 16 * 1024 * 1024;
+/** A WebAssembly page: the least a memory cap can leave a guest. */
+const WASM_PAGE_BYTES = 64 * 1024;
+
 /** Signals that drain a served proxy instead of ending the process. */
 const DRAIN_SIGNALS: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM'];
 
@@ -68,91 +74,31 @@ export interface WasmtimeEngineOptions {
   readonly exitGraceMs?: number;
 }
 
-/** Code of the guest thread; loaded from a string, so nothing is read from disk after the root change. */
-const GUEST_THREAD = `
-const { parentPort, workerData } = require('node:worker_threads');
-const { WasiRunner } = require(workerData.addon);
-let runner;
-try {
-  runner = new WasiRunner(workerData.runnerOptions);
-} catch (err) {
-  parentPort.postMessage({ type: 'error', message: String((err && err.message) || err) });
-}
-if (runner) {
-  parentPort.on('message', (job) => {
-    try {
-      if (job.type === 'compile') {
-        parentPort.postMessage({ type: 'compiled', kind: runner.compile(job.bytes) });
-      } else if (job.type === 'load') {
-        parentPort.postMessage({ type: 'compiled', kind: runner.loadPrecompiled(job.artifact) });
-      } else if (job.type === 'precompile') {
-        parentPort.postMessage({ type: 'precompiled', artifact: runner.precompile(job.bytes) });
-      } else {
-        parentPort.postMessage({ type: 'exit', status: runner.run(job.options) });
-      }
-    } catch (err) {
-      parentPort.postMessage({ type: 'error', message: String((err && err.message) || err), code: err && err.code });
-    }
-  });
-  parentPort.postMessage({ type: 'ready', handle: runner.handle, cacheKey: runner.precompileCompatibilityHash() });
-}
-`;
+/** The error code napi-rs gives invalid arguments (a bad module, option or descriptor). */
+const INVALID_ARG = 'InvalidArg';
 
-type GuestMessage =
-  | { type: 'ready'; handle: number; cacheKey: string }
-  | { type: 'compiled'; kind: WasmtimeNode.WorkloadKind }
-  | { type: 'precompiled'; artifact: Uint8Array }
-  | { type: 'exit'; status: number }
-  | { type: 'error'; message: string; code?: string };
-
-/** Jobs of the guest thread; `run` runs what the last `compile` or `load` made. */
-type Job =
-  | { type: 'compile'; bytes: Uint8Array }
-  | { type: 'load'; artifact: Uint8Array }
-  | { type: 'precompile'; bytes: Uint8Array }
-  | { type: 'run'; options: WasmtimeNode.RunOptions };
-
-/**
- * The next message of the guest thread; rejects when the thread fails or ends first. Only removes
- * its own listeners (Worker keeps internal ones that deliver messages).
- */
-function nextMessage(worker: Worker): Promise<GuestMessage> {
-  return new Promise<GuestMessage>((resolve, reject) => {
-    const done = (): void => {
-      worker.off('message', onMessage);
-      worker.off('error', onError);
-      worker.off('exit', onExit);
-    };
-    const onMessage = (m: GuestMessage): void => {
-      done();
-      resolve(m);
-    };
-    const onError = (err: Error): void => {
-      done();
-      reject(new ShimError('INTERNAL', `the guest thread failed: ${err.message}`, { cause: err }));
-    };
-    const onExit = (code: number): void => {
-      done();
-      reject(new ShimError('INTERNAL', `the guest thread ended (code ${code})`));
-    };
-    worker.on('message', onMessage);
-    worker.on('error', onError);
-    worker.on('exit', onExit);
-  });
+/** Turns an error of the native addon into the shim's error, `prefix` naming what failed. */
+function nativeError(err: unknown, prefix = ''): ShimError {
+  const code = (err as { code?: string }).code === INVALID_ARG ? 'INVALID_ARGUMENT' : 'INTERNAL';
+  return new ShimError(code, `${prefix}${err instanceof Error ? err.message : String(err)}`, { cause: err });
 }
 
 /** The wasmtime engine. */
 export class WasmtimeEngine implements Engine {
   readonly name = 'wasmtime';
+  /** The configuration file's variable reaches container processes; nothing else does. */
+  readonly shimEnv = [CONFIG_ENV];
   readonly #options: WasmtimeEngineOptions;
   #native: typeof WasmtimeNode | undefined;
-  #worker: Worker | undefined;
+  #runner: WasmtimeNode.WasiRunner | undefined;
   #handle = 0;
   #kind: WasmtimeNode.WorkloadKind | undefined;
   #server: WasmtimeNode.ProxyServer | undefined;
   #draining = false;
   #cacheKey = '';
   #config: WasmtimeConfig = {};
+  /** This process's resident memory once the engine is loaded (read while /proc is reachable). */
+  #ownMemoryBytes = 0;
 
   /**
    * Compiles modules and components ahead for the shim's precompilation cache (artifacts in
@@ -167,9 +113,11 @@ export class WasmtimeEngine implements Engine {
   readonly #precompiler: Precompiler = {
     cacheKey: () => this.#cacheKey,
     precompile: async (bytes: Uint8Array): Promise<Uint8Array> => {
-      const reply = await this.#post({ type: 'precompile', bytes });
-      if (reply.type === 'precompiled') return reply.artifact;
-      throw new ShimError('INVALID_ARGUMENT', reply.type === 'error' ? reply.message : `unexpected message from the guest thread: ${reply.type}`);
+      try {
+        return this.#loaded().precompile(bytes);
+      } catch (err) {
+        throw nativeError(err);
+      }
     },
   };
 
@@ -177,10 +125,7 @@ export class WasmtimeEngine implements Engine {
     this.#options = options;
   }
 
-  /**
-   * Reads the configuration file, loads the addon and starts the guest thread (which loads it
-   * too) while host files are visible.
-   */
+  /** Reads the configuration file and loads the addon while host files are visible. */
   async load(): Promise<void> {
     this.#config = loadWasmtimeConfig();
     const { craneliftOptLevel, memoryReservation, memoryGuardSize, wasmSimd, wasmRelaxedSimd, wasmMultiMemory, wasmMemory64, wasmTailCall } = this.#config;
@@ -195,31 +140,20 @@ export class WasmtimeEngine implements Engine {
       wasmMemory64,
       wasmTailCall,
     };
-    const addon = require.resolve('@runwasi/wasmtime-node');
     // eslint-disable-next-line @typescript-eslint/no-require-imports
-    this.#native = require(addon) as typeof WasmtimeNode;
-    const worker = new Worker(GUEST_THREAD, {
-      eval: true,
-      stdout: false,
-      stderr: false,
-      workerData: { addon, runnerOptions: JSON.parse(JSON.stringify(runnerOptions)) as WasmtimeNode.RunnerOptions },
-    });
-    const ready = await nextMessage(worker).catch((err: unknown) => {
-      void worker.terminate();
-      throw err;
-    });
-    if (ready.type === 'error') {
-      void worker.terminate();
-      throw new ShimError('INVALID_ARGUMENT', `the wasmtime configuration is not usable: ${ready.message}`);
+    const native = require('@runwasi/wasmtime-node') as typeof WasmtimeNode;
+    let runner: WasmtimeNode.WasiRunner;
+    try {
+      runner = new native.WasiRunner(JSON.parse(JSON.stringify(runnerOptions)) as WasmtimeNode.RunnerOptions);
+    } catch (err) {
+      throw nativeError(err, 'the wasmtime configuration is not usable: ');
     }
-    if (ready.type !== 'ready') throw new Error(`unexpected message from the guest thread: ${ready.type}`);
-    // Between jobs nobody listens; a failure there surfaces as the thread's exit at the next job.
-    worker.on('error', () => undefined);
-    worker.once('exit', () => (this.#worker = undefined));
-    this.#worker = worker;
-    this.#handle = ready.handle;
-    this.#cacheKey = `wasmtime-${ready.cacheKey}`;
+    this.#native = native;
+    this.#runner = runner;
+    this.#handle = runner.handle;
+    this.#cacheKey = `wasmtime-${runner.precompileCompatibilityHash()}`;
     process.on('exit', (code) => this.#stopGuest(code));
+    this.#ownMemoryBytes = process.memoryUsage.rss();
   }
 
   /**
@@ -228,27 +162,25 @@ export class WasmtimeEngine implements Engine {
    * or a proxy, and only a module has entrypoints.
    */
   async canHandle(ctx: RuntimeContext): Promise<void> {
-    const reply = ctx.precompiled
-      ? await this.#post({ type: 'load', artifact: ctx.precompiled })
-      : await this.#post({ type: 'compile', bytes: await readModule(ctx) });
-    if (reply.type === 'error') {
-      throw new ShimError('INVALID_ARGUMENT', `${ctx.entrypoint.arg0}: ${reply.message}`);
+    const runner = this.#loaded();
+    let kind: WasmtimeNode.WorkloadKind;
+    try {
+      kind = ctx.precompiled ? runner.loadPrecompiled(ctx.precompiled) : runner.compile(await readModule(ctx));
+    } catch (err) {
+      throw nativeError(err, `${ctx.entrypoint.arg0}: `);
     }
-    if (reply.type !== 'compiled') {
-      throw new ShimError('INTERNAL', `unexpected message from the guest thread: ${reply.type}`);
-    }
-    this.#kind = reply.kind;
-    if (reply.kind !== 'module' && ctx.entrypoint.func !== '_start') {
+    this.#kind = kind;
+    if (kind !== 'module' && ctx.entrypoint.func !== '_start') {
       throw new ShimError(
         'INVALID_ARGUMENT',
         `${ctx.entrypoint.arg0}: a component has no entrypoint ${ctx.entrypoint.func} (it runs wasi:cli/run or serves wasi:http)`,
       );
     }
-    if (reply.kind === 'proxy') proxyAddress(ctx);
+    if (kind === 'proxy') proxyAddress(ctx);
   }
 
   /**
-   * Runs a module or command on the worker thread and resolves its exit code (rejects on a
+   * Runs a module or command on a thread of libuv's pool and resolves its exit code (rejects on a
    * trap), or serves a proxy until it has drained and resolves 0.
    */
   async runWasi(ctx: RuntimeContext, stdio: Stdio): Promise<number> {
@@ -263,15 +195,13 @@ export class WasmtimeEngine implements Engine {
       stderr: stdio.stderr,
       func: ctx.entrypoint.func,
     };
-    const memoryLimitBytes = this.#options.memoryLimitBytes ?? this.#config.memoryLimitBytes;
+    const memoryLimitBytes = this.#memoryLimit(ctx);
     if (memoryLimitBytes !== undefined) options.memoryLimitBytes = memoryLimitBytes;
-    const reply = await this.#post({ type: 'run', options });
-    if (reply.type === 'exit') return reply.status;
-    if (reply.type === 'error') {
-      const code = reply.code === 'InvalidArg' ? 'INVALID_ARGUMENT' : 'INTERNAL';
-      throw new ShimError(code, reply.message);
+    try {
+      return await this.#loaded().runAsync(options);
+    } catch (err) {
+      throw nativeError(err);
     }
-    throw new ShimError('INTERNAL', `unexpected message from the guest thread: ${reply.type}`);
   }
 
   /**
@@ -299,7 +229,7 @@ export class WasmtimeEngine implements Engine {
       stdout: stdio.stdout,
       stderr: stdio.stderr,
     };
-    const memoryLimitBytes = this.#options.memoryLimitBytes ?? this.#config.memoryLimitBytes;
+    const memoryLimitBytes = this.#memoryLimit(ctx);
     if (memoryLimitBytes !== undefined) options.memoryLimitBytes = memoryLimitBytes;
     let server: WasmtimeNode.ProxyServer;
     try {
@@ -314,21 +244,31 @@ export class WasmtimeEngine implements Engine {
     return 0;
   }
 
-  /** Sends one job to the guest thread and resolves its one reply. */
-  #post(job: Job): Promise<GuestMessage> {
-    const worker = this.#worker;
-    if (!worker) {
-      return Promise.reject(
-        new ShimError('INTERNAL', 'the wasmtime engine is not loaded (or its guest thread ended)'),
-      );
+  /**
+   * The cap of the guest's linear memories: the smallest of the engine option, the configuration
+   * file's `memory_limit`, and what the container's memory limit leaves once this process's own
+   * memory (and some headroom for the engine's allocations) is counted, so a guest growing past
+   * the container's limit sees `memory.grow` fail rather than the kernel's OOM kill.
+   */
+  #memoryLimit(ctx: RuntimeContext): number | undefined {
+    const limits: number[] = [];
+    const configured = this.#options.memoryLimitBytes ?? this.#config.memoryLimitBytes;
+    if (configured !== undefined) limits.push(configured);
+    if (ctx.memoryLimitBytes !== undefined) {
+      const left = ctx.memoryLimitBytes - this.#ownMemoryBytes - ENGINE_HEADROOM_BYTES;
+      limits.push(Math.max(left, WASM_PAGE_BYTES));
     }
-    const reply = nextMessage(worker);
-    worker.postMessage(job);
-    return reply;
+    return limits.length > 0 ? Math.min(...limits) : undefined;
+  }
+
+  /** The runner made in `load()`. */
+  #loaded(): WasmtimeNode.WasiRunner {
+    if (!this.#runner) throw new ShimError('INTERNAL', 'the wasmtime engine is not loaded');
+    return this.#runner;
   }
 
   /**
-   * Runs on process `exit`: stops a running guest so Node can join the worker thread, or ends the
+   * Runs on process `exit`: stops a running guest so Node can join the pool thread, or ends the
    * process with `code` at once when the guest does not stop within the grace period.
    */
   #stopGuest(code: number): void {

@@ -5,6 +5,7 @@ import { describeConformance } from '@runwasi/containerd-shim-wasm-test';
 describeConformance(
   { name: 'wasmtime', main: join(__dirname, '..', 'dist', 'main.js') },
   {
+    capsGuestMemory: true,
     knownFailures: {
       'resolves absolute symlinks and .. inside the rootfs, never on the host':
         'wasmtime-wasi resolves guest paths with cap-std, which refuses absolute symlinks and `..` above ' +

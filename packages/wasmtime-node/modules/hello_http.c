@@ -1,7 +1,7 @@
 // world: hello-http
 // A wasi:http/proxy component: answers every request with 200 and a greeting, and prints one
 // line per request to its stdout. `/slow` says so on stdout, then sleeps a second and a half
-// before answering (for drain tests).
+// before answering (for drain tests); `/spin` says so, then computes forever (for interrupts).
 #include "abi.h"
 
 #define HTTP "wasi:http/types@0.2.0"
@@ -27,7 +27,13 @@ void handle(int32_t request, int32_t outparam) {
   uint32_t path[3];
   request_path(request, path);
   int slow = path[0] == 1 && path[2] >= 5 && str_eq((const char *)path[1], 5, "/slow");
+  int spin = path[0] == 1 && path[2] >= 5 && str_eq((const char *)path[1], 5, "/spin");
   request_drop(request);
+  if (spin) {
+    print("spin request started\n");
+    for (volatile uint32_t i = 0;; i++) {
+    }
+  }
   if (slow) {
     print("slow request started\n");
     int32_t timer = subscribe_duration(1500000000ull);

@@ -93,6 +93,11 @@ export declare class WasiRunner {
    * the guest cannot be set up (missing export, bad fd, unknown import), and for a proxy.
    */
   run(options: RunOptions): number;
+  /**
+   * Like `run`, on a thread of libuv's pool: the JS thread stays free (for signals), without a
+   * worker thread's own JS engine. Resolves the exit status; rejects as `run` throws.
+   */
+  runAsync(options: RunOptions): Promise<number>;
   /** Makes the running guest trap at its next epoch check, and every later run fail. */
   interrupt(): void;
 }

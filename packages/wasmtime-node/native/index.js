@@ -1,17 +1,34 @@
-// Loads the wasmtime-node addon built for this platform. A missing build is reported with the
-// command that makes it, instead of Node's bare "Cannot find module".
+// Loads the wasmtime-node addon built for this platform, napi-rs style: RUNWASI_WASMTIME_NATIVE_PATH
+// when set, else a local build beside this file (development), else the platform package
+// (@runwasi/wasmtime-node-<platform>-<arch>-<libc>, an optional dependency npm installs only on
+// matching machines). A missing build is reported with what to install or run.
 'use strict';
 const { join } = require('node:path');
 
-const triple = `${process.platform}-${process.arch}-gnu`;
-const file = process.env.RUNWASI_WASMTIME_NATIVE_PATH || join(__dirname, `wasmtime-node.${triple}.node`);
-try {
-  module.exports = require(file);
-} catch (err) {
+function libc() {
+  if (process.platform !== 'linux') return '';
+  const report = typeof process.report?.getReport === 'function' ? process.report.getReport() : undefined;
+  return report?.header?.glibcVersionRuntime ? '-gnu' : '-musl';
+}
+
+const triple = `${process.platform}-${process.arch}${libc()}`;
+const platformPackage = `@runwasi/wasmtime-node-${triple}`;
+const candidates = process.env.RUNWASI_WASMTIME_NATIVE_PATH
+  ? [process.env.RUNWASI_WASMTIME_NATIVE_PATH]
+  : [join(__dirname, `wasmtime-node.${triple}.node`), platformPackage];
+const failures = [];
+for (const candidate of candidates) {
+  try {
+    module.exports = require(candidate);
+    break;
+  } catch (err) {
+    failures.push(`${candidate}: ${err.message.split('\n')[0]}`);
+  }
+}
+if (!module.exports || typeof module.exports.WasiRunner !== 'function') {
   const e = new Error(
-    `wasmtime-node native addon not loadable from ${file} (${err.message}); ` +
-      'build it with: pnpm nx run @runwasi/wasmtime-node:build:native',
+    `wasmtime-node has no native addon for ${triple} (${failures.join('; ')}); ` +
+      `install ${platformPackage}, or build it with: pnpm nx run @runwasi/wasmtime-node:build:native`,
   );
-  e.cause = err;
   throw e;
 }

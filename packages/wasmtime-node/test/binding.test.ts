@@ -46,6 +46,25 @@ function runner(module: Parameters<typeof testModule>[0]): WasiRunner {
 }
 
 describe('WasiRunner', () => {
+  it('runs on libuv\'s pool with runAsync, leaving the JS thread free', async () => {
+    const r = runner('hello_world');
+    expect(await r.runAsync({ args: ['hello'], env: [], ...stdio() })).toBe(0);
+    expect(output('stdout')).toBe('hello world\n');
+    await expect(runner('exit_code').runAsync({ args: ['exit_code'], env: [], ...stdio() })).resolves.toBe(42);
+    await expect(new WasiRunner().runAsync({ args: [], env: [], ...stdio() })).rejects.toThrow('nothing compiled');
+
+    // A guest that never returns: timers still fire on this thread, and an interrupt ends it.
+    const spinner = runner('spin');
+    const spinning = spinner.runAsync({ args: ['spin'], env: [], ...stdio() });
+    const settled = spinning.then(
+      () => 'resolved',
+      (err: Error) => err.message,
+    );
+    await new Promise((r) => setTimeout(r, 50));
+    spinner.interrupt();
+    expect(await settled).toMatch(/interrupt/);
+  });
+
   it('runs _start with the given stdout and returns 0', () => {
     const status = runner('hello_world').run({ args: ['hello'], env: [], ...stdio() });
     expect(status).toBe(0);

@@ -95,6 +95,19 @@ describe('ProxyServer', () => {
     expect(await get(address, '/')).toEqual({ status: 503, body: 'the server is shutting down\n' });
   });
 
+  it('an interrupt stops a guest computing inside a request', async () => {
+    const runner = proxyRunner();
+    const { address } = started(runner);
+    const spinning = get(address, '/spin');
+    while (!readFileSync(join(dir, 'stdout'), 'utf8').includes('spin request started')) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    // The guest never yields: only the epoch of the server's own (pooling) engine can stop it.
+    runner.interrupt();
+    const answer = await spinning;
+    expect(answer.status).toBe(500);
+  });
+
   it('refuses runners without a proxy component and unknown runners', () => {
     const command = new WasiRunner();
     command.compile(testModule('hello_world'));

@@ -48,6 +48,13 @@ export interface RuntimeContext {
    * to load makes the framework call the engine again without it.
    */
   readonly precompiled?: Uint8Array;
+  /**
+   * The container's memory limit in bytes (`linux.resources.memory.limit` of the spec), when it
+   * has one. The kernel enforces it on the whole container process through its cgroup; an engine
+   * that can cap the guest's memory itself should apply it too, so a guest growing past it sees
+   * `memory.grow` fail instead of being killed.
+   */
+  readonly memoryLimitBytes?: number;
 }
 
 /** The default function of a WASI command module. */
@@ -72,6 +79,7 @@ export function createRuntimeContext(
   id: string,
   process: { args?: readonly string[]; env?: readonly string[]; cwd?: string },
   layers: readonly WasmLayer[] = [],
+  memoryLimitBytes?: number,
 ): RuntimeContext {
   const args = process.args ?? [];
   return {
@@ -80,7 +88,15 @@ export function createRuntimeContext(
     env: process.env ?? [],
     cwd: process.cwd ?? '/',
     entrypoint: parseEntrypoint(args[0] ?? '', layers),
+    ...(memoryLimitBytes !== undefined && memoryLimitBytes > 0 ? { memoryLimitBytes } : {}),
   };
+}
+
+/** The memory limit of an OCI spec's `linux.resources`, in bytes; undefined when unlimited. */
+export function specMemoryLimit(resources: Record<string, unknown> | undefined): number | undefined {
+  const memory = resources?.['memory'] as { limit?: unknown } | undefined;
+  const limit = memory?.limit;
+  return typeof limit === 'number' && Number.isSafeInteger(limit) && limit > 0 ? limit : undefined;
 }
 
 /** Splits `NAME=VALUE` strings into an object, keeping the last of duplicate names. */

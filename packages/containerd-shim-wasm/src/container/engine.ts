@@ -54,6 +54,13 @@ export interface Engine {
   readonly supportedLayerTypes?: readonly string[];
 
   /**
+   * Names of variables of the shim's own environment (containerd's) the engine reads in container
+   * processes, e.g. where its configuration file is. Only these reach a container process; its
+   * environment is otherwise empty. The guest never sees them: its environment is the spec's.
+   */
+  readonly shimEnv?: readonly string[];
+
+  /**
    * Loads what the engine needs from the host filesystem (native addons, worker scripts),
    * once per container process, before the root changes to the container rootfs. Anything
    * not loaded here cannot be loaded later.

@@ -6,6 +6,7 @@
  */
 import type { Engine } from '../container/engine.js';
 import type * as ExecutorModule from '../sys/unix/container/executor.js';
+import type * as ExecutorProcessModule from '../sys/unix/container/executor_process.js';
 import type * as DaemonModule from './daemon.js';
 import type * as InfoModule from './info.js';
 import type * as ManagerModule from './manager.js';
@@ -141,7 +142,11 @@ async function main(engine: Engine, version: ShimVersion): Promise<void> {
     case 'daemon': {
       const { runDaemon } = lazy<typeof DaemonModule>('./daemon.js');
       const { executorCommand } = lazy<typeof ExecutorModule>('../sys/unix/container/executor.js');
-      await runDaemon(engine, parsed.flags, executorCommand(process.argv[1] ?? '', process.execArgv));
+      const { shimSettings } = lazy<typeof ExecutorProcessModule>('../sys/unix/container/executor_process.js');
+      await runDaemon(engine, parsed.flags, {
+        ...executorCommand(process.argv[1] ?? '', process.execArgv),
+        env: shimSettings(process.env, engine.shimEnv ?? []),
+      });
       break;
     }
     case 'executor': {

@@ -35,9 +35,9 @@ describe('executorCommand', () => {
 });
 
 describe('shimSettings', () => {
-  it("passes only the shim's RUNWASI_* variables to container processes", () => {
-    expect(
-      shimSettings({ RUNWASI_WASMTIME_CONFIG: '/etc/x.toml', RUNWASI_LOG_LEVEL: 'debug', PATH: '/usr/bin', HOME: '/root', SECRET_TOKEN: 's' }),
-    ).toEqual({ RUNWASI_WASMTIME_CONFIG: '/etc/x.toml', RUNWASI_LOG_LEVEL: 'debug' });
+  it('passes only the variables the engine names to container processes', () => {
+    const env = { RUNWASI_WASMTIME_CONFIG: '/etc/x.toml', RUNWASI_LOG_LEVEL: 'debug', PATH: '/usr/bin', SECRET_TOKEN: 's' };
+    expect(shimSettings(env, ['RUNWASI_WASMTIME_CONFIG', 'UNSET_ONE'])).toEqual({ RUNWASI_WASMTIME_CONFIG: '/etc/x.toml' });
+    expect(shimSettings(env, [])).toEqual({});
   });
 });

@@ -23,8 +23,8 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
 
-use napi::bindgen_prelude::{Buffer, Uint8Array};
-use napi::{Error, Result, Status};
+use napi::bindgen_prelude::{AsyncTask, Buffer, Uint8Array};
+use napi::{Env, Error, Result, Status, Task};
 use napi_derive::napi;
 use wasmtime::component::{Component, ResourceTable};
 use wasmtime::{
@@ -100,6 +100,11 @@ fn is_component(bytes: &[u8]) -> bool {
 /// What a runner shares with other threads: its engine (for the epoch) and whether a guest runs.
 pub(crate) struct Shared {
     pub(crate) engine: Engine,
+    /// The settings `engine` was made with, for engines made later for the same code (a proxy
+    /// server's pooling engine).
+    pub(crate) config: Config,
+    /// Engines of proxy servers serving this runner's workload: an interrupt reaches them too.
+    pub(crate) proxy_engines: Mutex<Vec<Engine>>,
     /// The compiled workload, shared so a `ProxyServer` on another thread can serve it.
     pub(crate) workload: Mutex<Option<Workload>>,
     /// Set by the first interrupt; a runner that was interrupted never starts a guest again.
@@ -126,6 +131,13 @@ impl Shared {
     pub(crate) fn interrupt(&self) {
         self.interrupted.store(true, Ordering::SeqCst);
         self.engine.increment_epoch();
+        let engines = self
+            .proxy_engines
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        for engine in engines.iter() {
+            engine.increment_epoch();
+        }
     }
 
     /// Waits up to `timeout` for `run` to return; true when no guest is running.
@@ -393,6 +405,8 @@ impl WasiRunner {
         })?;
         let shared = Arc::new(Shared {
             engine,
+            config,
+            proxy_engines: Mutex::new(Vec::new()),
             workload: Mutex::new(None),
             interrupted: AtomicBool::new(false),
             running: Mutex::new(false),
@@ -519,72 +533,18 @@ impl WasiRunner {
     /// interrupt) with wasmtime's trap message, or when the guest cannot be set up.
     #[napi]
     pub fn run(&self, options: RunOptions) -> Result<i32> {
-        let workload = self
-            .shared
-            .workload()
-            .clone()
-            .ok_or_else(|| failure("nothing compiled: call compile() first"))?;
-        let shared = &*self.shared;
-        let _running = RunningGuard::enter(shared)?;
+        run_workload(&self.shared, options)
+    }
 
-        let mut wasi = WasiCtxBuilder::new();
-        // The guest has this thread to itself: do blocking I/O on it rather than through tokio.
-        wasi.allow_blocking_current_thread(true);
-        wasi.args(&options.args).envs(&options.env);
-        wasi.stdin(InputFile::new(guest_file(options.stdin, "stdin")?));
-        wasi.stdout(OutputFile::new(guest_file(options.stdout, "stdout")?));
-        wasi.stderr(OutputFile::new(guest_file(options.stderr, "stderr")?));
-        preopen(&mut wasi, options.preopen_dir.as_deref())?;
-        let limits = memory_limits(options.memory_limit_bytes)?;
-
-        match workload {
-            Workload::Module(module) => {
-                let state = P1State {
-                    wasi: wasi.build_p1(),
-                    limits,
-                };
-                let mut store = Store::new(&shared.engine, state);
-                store.limiter(|state| &mut state.limits);
-                arm_interrupt(shared, &mut store)?;
-                let mut linker: Linker<P1State> = Linker::new(&shared.engine);
-                p1::add_to_linker_sync(&mut linker, |state: &mut P1State| &mut state.wasi)
-                    .map_err(|e| failure(format!("cannot link WASI: {e:#}")))?;
-                let func = options.func.as_deref().unwrap_or(START);
-                exit_code(run_module(&linker, &mut store, &module, func))
-            }
-            Workload::Command(component) => {
-                if let Some(func) = options.func.as_deref().filter(|f| *f != START) {
-                    return Err(Error::new(
-                        Status::InvalidArg,
-                        format!(
-                            "a component runs through wasi:cli/run; it has no entrypoint {func}"
-                        ),
-                    ));
-                }
-                let state = P2State {
-                    wasi: wasi.build(),
-                    table: ResourceTable::new(),
-                    limits,
-                };
-                let mut store = Store::new(&shared.engine, state);
-                store.limiter(|state| &mut state.limits);
-                arm_interrupt(shared, &mut store)?;
-                let mut linker = wasmtime::component::Linker::<P2State>::new(&shared.engine);
-                wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
-                    .map_err(|e| failure(format!("cannot link WASI: {e:#}")))?;
-                exit_code((|| {
-                    let command = Command::instantiate(&mut store, &component, &linker)?;
-                    match command.wasi_cli_run().call_run(&mut store)? {
-                        Ok(()) => Ok(()),
-                        Err(()) => Err(I32Exit(1).into()),
-                    }
-                })())
-            }
-            Workload::Proxy(_) => Err(Error::new(
-                Status::InvalidArg,
-                "the component is a wasi:http proxy: serve it with a ProxyServer",
-            )),
-        }
+    /// Like `run`, on a thread of libuv's pool rather than the calling one: the promise settles
+    /// with the exit status (or the error `run` would throw). The JS thread stays free, without
+    /// the memory of a worker thread's own JS engine.
+    #[napi(ts_return_type = "Promise<number>")]
+    pub fn run_async(&self, options: RunOptions) -> AsyncTask<RunTask> {
+        AsyncTask::new(RunTask {
+            shared: self.shared.clone(),
+            options: Some(options),
+        })
     }
 
     /// Stops the running guest at its next epoch check (it traps with `interrupt`), and makes
@@ -629,6 +589,96 @@ fn run_module(
     }
     let mut results = vec![Val::I32(0); ty.results().len()];
     entry.call(&mut *store, &[], &mut results)
+}
+
+/// A `run` on libuv's thread pool (see `WasiRunner::runAsync`).
+pub struct RunTask {
+    shared: Arc<Shared>,
+    options: Option<RunOptions>,
+}
+
+impl Task for RunTask {
+    type Output = i32;
+    type JsValue = i32;
+
+    fn compute(&mut self) -> Result<i32> {
+        let options = self
+            .options
+            .take()
+            .ok_or_else(|| failure("the run was already started"))?;
+        run_workload(&self.shared, options)
+    }
+
+    fn resolve(&mut self, _env: Env, output: i32) -> Result<i32> {
+        Ok(output)
+    }
+}
+
+/// Runs the workload `shared` holds with `options`, on the calling thread, and returns its exit
+/// status.
+fn run_workload(shared: &Shared, options: RunOptions) -> Result<i32> {
+    let workload = shared
+        .workload()
+        .clone()
+        .ok_or_else(|| failure("nothing compiled: call compile() first"))?;
+    let _running = RunningGuard::enter(shared)?;
+
+    let mut wasi = WasiCtxBuilder::new();
+    // The guest has this thread to itself: do blocking I/O on it rather than through tokio.
+    wasi.allow_blocking_current_thread(true);
+    wasi.args(&options.args).envs(&options.env);
+    wasi.stdin(InputFile::new(guest_file(options.stdin, "stdin")?));
+    wasi.stdout(OutputFile::new(guest_file(options.stdout, "stdout")?));
+    wasi.stderr(OutputFile::new(guest_file(options.stderr, "stderr")?));
+    preopen(&mut wasi, options.preopen_dir.as_deref())?;
+    let limits = memory_limits(options.memory_limit_bytes)?;
+
+    match workload {
+        Workload::Module(module) => {
+            let state = P1State {
+                wasi: wasi.build_p1(),
+                limits,
+            };
+            let mut store = Store::new(&shared.engine, state);
+            store.limiter(|state| &mut state.limits);
+            arm_interrupt(shared, &mut store)?;
+            let mut linker: Linker<P1State> = Linker::new(&shared.engine);
+            p1::add_to_linker_sync(&mut linker, |state: &mut P1State| &mut state.wasi)
+                .map_err(|e| failure(format!("cannot link WASI: {e:#}")))?;
+            let func = options.func.as_deref().unwrap_or(START);
+            exit_code(run_module(&linker, &mut store, &module, func))
+        }
+        Workload::Command(component) => {
+            if let Some(func) = options.func.as_deref().filter(|f| *f != START) {
+                return Err(Error::new(
+                    Status::InvalidArg,
+                    format!("a component runs through wasi:cli/run; it has no entrypoint {func}"),
+                ));
+            }
+            let state = P2State {
+                wasi: wasi.build(),
+                table: ResourceTable::new(),
+                limits,
+            };
+            let mut store = Store::new(&shared.engine, state);
+            store.limiter(|state| &mut state.limits);
+            arm_interrupt(shared, &mut store)?;
+            let mut linker = wasmtime::component::Linker::<P2State>::new(&shared.engine);
+            wasmtime_wasi::p2::add_to_linker_sync(&mut linker)
+                .map_err(|e| failure(format!("cannot link WASI: {e:#}")))?;
+            exit_code((|| {
+                let command = Command::instantiate(&mut store, &component, &linker)?;
+                match command.wasi_cli_run().call_run(&mut store)? {
+                    Ok(()) => Ok(()),
+                    Err(()) => Err(I32Exit(1).into()),
+                }
+            })())
+        }
+        Workload::Proxy(_) => Err(Error::new(
+            Status::InvalidArg,
+            "the component is a wasi:http proxy: serve it with a ProxyServer",
+        )),
+    }
 }
 
 impl Drop for WasiRunner {

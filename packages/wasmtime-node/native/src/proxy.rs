@@ -23,8 +23,9 @@ use napi_derive::napi;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch, Notify};
 use tokio::task::JoinSet;
+use wasmtime::component::Component;
 use wasmtime::component::{Linker, ResourceTable};
-use wasmtime::Store;
+use wasmtime::{Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
 use wasmtime_wasi::cli::OutputFile;
 use wasmtime_wasi::{WasiCtxBuilder, WasiCtxView, WasiView};
 use wasmtime_wasi_http::io::TokioIo;
@@ -282,6 +283,55 @@ pub struct ProxyServer {
     address: Option<String>,
 }
 
+/// Instances a proxy server keeps ready in its pool: requests in flight beyond this many get a
+/// 500 until one finishes.
+const POOLED_INSTANCES: u32 = 512;
+/// Bytes of each pooled memory, table and stack reset in place between requests.
+const KEEP_RESIDENT_BYTES: usize = 1 << 20;
+
+/// The engine a proxy server instantiates with, and the component loaded into it.
+///
+/// A new instance per request makes the default allocator map and unmap linear memories, tables
+/// and fiber stacks for every request, and the kernel's memory-map work (and the TLB shootdowns
+/// across threads) dominates serving. A pooling engine with the runner's settings reuses them.
+/// The component is moved into it as its compiled artifact; should that fail, the server keeps
+/// the runner's own engine.
+fn pooled(shared: &Arc<Shared>, component: Component) -> (Engine, Component) {
+    let fallback = || (shared.engine.clone(), component.clone());
+    let mut pool = PoolingAllocationConfig::default();
+    pool.total_component_instances(POOLED_INSTANCES)
+        .total_core_instances(POOLED_INSTANCES * 8)
+        .total_memories(POOLED_INSTANCES * 2)
+        .total_tables(POOLED_INSTANCES * 8)
+        .total_stacks(POOLED_INSTANCES)
+        // Reset by memset rather than by handing pages back: a small guest touches the same few
+        // pages on every request, and page faults plus TLB shootdowns cost more than the copy.
+        .linear_memory_keep_resident(KEEP_RESIDENT_BYTES)
+        .table_keep_resident(KEEP_RESIDENT_BYTES)
+        .async_stack_keep_resident(KEEP_RESIDENT_BYTES);
+    let mut config = shared.config.clone();
+    config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+    let Ok(engine) = Engine::new(&config) else {
+        return fallback();
+    };
+    let Ok(artifact) = component.serialize() else {
+        return fallback();
+    };
+    // SAFETY: the artifact was serialized just now by this process from a component that the
+    // runner's engine compiled; wasmtime checks it matches the pooling engine's settings.
+    match unsafe { Component::deserialize(&engine, &artifact) } {
+        Ok(moved) => {
+            shared
+                .proxy_engines
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner())
+                .push(engine.clone());
+            (engine, moved)
+        }
+        Err(_) => fallback(),
+    }
+}
+
 #[napi]
 impl ProxyServer {
     /// Prepares to serve the proxy component that runner `runnerHandle` compiled (from any
@@ -302,7 +352,8 @@ impl ProxyServer {
             }
             None => return Err(failure("nothing compiled: call compile() first")),
         };
-        let mut linker = Linker::<ProxyState>::new(&shared.engine);
+        let (engine, component) = pooled(&shared, component);
+        let mut linker = Linker::<ProxyState>::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)
             .and_then(|()| wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker))
             .map_err(|e| failure(format!("cannot link WASI: {e:#}")))?;

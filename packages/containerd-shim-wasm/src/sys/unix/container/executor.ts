@@ -44,6 +44,8 @@ export interface PrepareMessage {
   logLevel: LogLevel;
   /** Wasm layers of the container's image, when the module comes from the image, not the rootfs. */
   layers: WasmLayer[];
+  /** The spec's memory limit in bytes, if any. */
+  memoryLimitBytes?: number;
 }
 
 /** Messages from the shim to the executor. */
@@ -241,7 +243,7 @@ export async function runExecutor(engine: Engine): Promise<never> {
     } catch (err) {
       throw new ShimError('INTERNAL', `cannot enter the container rootfs ${prepare.rootfs}`, { cause: err });
     }
-    ctx = createRuntimeContext(prepare.id, prepare.process, prepare.layers);
+    ctx = createRuntimeContext(prepare.id, prepare.process, prepare.layers, prepare.memoryLimitBytes);
     try {
       process.chdir(ctx.cwd);
     } catch {

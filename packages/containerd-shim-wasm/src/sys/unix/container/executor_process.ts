@@ -22,6 +22,8 @@ export interface ExecutorCommand {
   readonly file: string;
   /** Its arguments, e.g. `[<engine main.js>, 'executor']`. */
   readonly args: readonly string[];
+  /** Its whole environment (see {@link shimSettings}); empty when absent. */
+  readonly env?: Readonly<Record<string, string>>;
 }
 
 /** Receives what a container process writes to its own stderr (Node diagnostics, not the guest's). */
@@ -76,14 +78,15 @@ export function expectMessage<T extends FromExecutor['type'], R>(
 }
 
 /**
- * The environment of a container process: only the shim's own `RUNWASI_*` settings (an engine's
- * configuration file, log level, …), nothing else of the daemon's environment. The guest's
- * environment is the spec's alone, whatever the process has.
+ * The environment of a container process: only the variables of the shim's environment the
+ * engine names (`Engine.shimEnv`, e.g. its configuration file), nothing else: neither the host's
+ * secrets nor its paths. The guest's environment is the spec's alone, whatever the process has.
  */
-export function shimSettings(env: NodeJS.ProcessEnv): Record<string, string> {
+export function shimSettings(env: NodeJS.ProcessEnv, names: readonly string[]): Record<string, string> {
   const settings: Record<string, string> = {};
-  for (const [name, value] of Object.entries(env)) {
-    if (name.startsWith('RUNWASI_') && value !== undefined) settings[name] = value;
+  for (const name of names) {
+    const value = env[name];
+    if (value !== undefined) settings[name] = value;
   }
   return settings;
 }
@@ -129,7 +132,7 @@ export class ExecutorProcess {
     try {
       child = spawn(argv[0]!, argv.slice(1), {
         cwd: '/',
-        env: shimSettings(process.env),
+        env: { ...command.env },
         detached: true,
         stdio: ['pipe', 'ignore', 'pipe', 'ipc'],
         // Structured clone: wasm layers travel as bytes, not as JSON arrays of numbers.

@@ -24,6 +24,7 @@ import { mountAll, unmountAll } from '../mount.js';
 import { exitStatusOf, signalContainer } from '../signals.js';
 import { INIT_PID_FILE } from '../paths.js';
 import { StdinPump } from '../stdio.js';
+import { specMemoryLimit } from '../../../container/context.js';
 import type { FromExecutor, ToExecutor } from './executor.js';
 import type { ExecutorProcess } from './executor_process.js';
 import { expectMessage } from './executor_process.js';
@@ -163,6 +164,7 @@ export class LinuxInstance implements Instance {
         stderr: options.stderr,
         logLevel: options.logLevel,
         layers: options.layers ?? [],
+        memoryLimitBytes: specMemoryLimit(spec.linux?.resources),
       });
       await expectMessage(child, 'prepared', () => undefined, {
         timeoutMs: options.prepareTimeoutMs ?? 60_000,
