@@ -298,6 +298,7 @@ export const ENGINES: readonly BenchEngine[] = [
     'Cranelift, compiled before the run, epoch interruption on (as @runwasi/shim-wasmtime runs it)',
   ),
   v8Engine,
+  napiRunnerEngine('wasmer', '@runwasi/wasmer-node', 'Cranelift, compiled before the run (as @runwasi/shim-wasmer runs it)'),
   wasmedgeEngine,
   wasmedgeInterpreterEngine,
 ];

@@ -30,6 +30,6 @@ describe('bench.js', () => {
   it('refuses an unknown engine, naming the known ones', () => {
     const run = spawnSync(process.execPath, [BENCH_JS, '--engines', 'nope'], { encoding: 'utf8' });
     expect(run.status).toBe(1);
-    expect(run.stderr).toContain('unknown engine nope (known: wasmtime, v8, wasmedge, wasmedge-interp)');
+    expect(run.stderr).toContain('unknown engine nope (known: wasmtime, v8, wasmer, wasmedge, wasmedge-interp)');
   });
 });
