@@ -117,21 +117,23 @@ async function main(): Promise<void> {
       // wasmtime shim, through containerd
       const port = await freePort();
       const id = `http-${round}`;
-      const run = await env.containerd.ctr([
-        'run', '-d', '--net-host', '--runtime', 'io.containerd.wasmtime.v1',
+      // Attached, with ctr's output discarded: ctr keeps draining the container's stdout (the
+      // guest logs a line per request), as containerd's log copier does for a CRI container. A
+      // detached run would leave the stdout fifo unread, and the guest would block once it fills.
+      const ctrRun = spawn('ctr', [
+        '--address', env.containerd.address, '--namespace', env.containerd.namespace,
+        'run', '--rm', '--net-host', '--runtime', 'io.containerd.wasmtime.v1',
         '--env', `WASMTIME_HTTP_PROXY_SOCKET_ADDR=127.0.0.1:${port}`, '--rootfs', rootfs, id, '/wasi-http-demo.wasm',
-      ]);
-      if (run.code !== 0) throw new Error(`ctr run failed: ${run.stderr}`);
+      ], { stdio: 'ignore' });
+      const ctrExited = new Promise<number | null>((resolve) => ctrRun.once('exit', (code) => resolve(code)));
       try {
         await waitForHttp(port);
         samples.wasmtime.push(runWrk(port, durationS, connections));
       } finally {
         await env.containerd.ctr(['task', 'kill', id]);
-        for (let i = 0; i < 100 && (await env.containerd.ctr(['task', 'delete', id])).code !== 0; i++) {
-          await new Promise((r) => setTimeout(r, 100));
-        }
-        await env.containerd.ctr(['container', 'delete', id]);
       }
+      const code = await ctrExited;
+      if (code !== 0) throw new Error(`the wasmtime container exited with ${code}, not 0 after draining`);
 
       // the Node reference server
       const nodePort = await freePort();
