@@ -11,6 +11,7 @@ PNPM_VERSION=$(node -p 'require("./package.json").packageManager.split("@")[1]')
 declare -A NEEDED=(
   [containerd]=containerd
   [runc]=runc
+  [gcc]=gcc
   [clang]=clang
   [wasm-ld]=lld
   [wat2wasm]=wabt
