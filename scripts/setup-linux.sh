@@ -48,7 +48,7 @@ if ! command -v pnpm >/dev/null || [[ $(pnpm --version) != "$PNPM_VERSION" ]]; t
 fi
 
 if ! command -v cargo >/dev/null; then
-  echo "setup: cargo (Rust >= 1.88) is needed to build the native addons; install Rust with rustup" >&2
+  echo "setup: cargo (Rust >= 1.95) is needed to build the native addons; install Rust with rustup" >&2
   exit 1
 fi
 
