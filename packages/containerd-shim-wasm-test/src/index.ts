@@ -11,5 +11,6 @@ export type { TestModuleName } from './modules.js';
 export { TEST_MODULES, testModule, testModulePath } from './modules.js';
 export type { EngineUnderTest, WasiTestOptions, WasiTestResult } from './wasi_test.js';
 export { WasiTest } from './wasi_test.js';
+export { GuestFiles } from './guest_files.js';
 export type { ContainerdOptions, CommandResult, CriOptions } from './containerd.js';
 export { criConfig, mountsUnder, PrivateContainerd, run } from './containerd.js';

@@ -1,43 +1,28 @@
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-import { testModule, testModulePath } from '@runwasi/containerd-shim-wasm-test';
+import { GuestFiles, testModule, testModulePath } from '@runwasi/containerd-shim-wasm-test';
 
 import type { RunOptions } from '../native/index.js';
 import { interrupt, WasiRunner } from '../native/index.js';
 
 const ADDON = require.resolve('../native/index.js');
 
+let files: GuestFiles;
 let dir: string;
-let fds: number[];
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'wasmtime-node-'));
-  fds = [];
+  files = new GuestFiles('wasmtime-node-');
+  dir = files.dir;
 });
 
-afterEach(() => {
-  for (const fd of fds) closeSync(fd);
-  rmSync(dir, { recursive: true, force: true });
-});
-
-function open(name: string, flags: string): number {
-  const fd = openSync(join(dir, name), flags);
-  fds.push(fd);
-  return fd;
-}
+afterEach(() => files.dispose());
 
 /** Run options with stdin from /dev/null and stdout/stderr into files of the temp dir. */
-function stdio(): Pick<RunOptions, 'stdin' | 'stdout' | 'stderr'> {
-  const stdin = openSync('/dev/null', 'r');
-  fds.push(stdin);
-  return { stdin, stdout: open('stdout', 'w'), stderr: open('stderr', 'w') };
-}
-
-const output = (name: 'stdout' | 'stderr'): string => readFileSync(join(dir, name), 'utf8');
+const stdio = (): Pick<RunOptions, 'stdin' | 'stdout' | 'stderr'> => files.stdio();
+const output = (name: 'stdout' | 'stderr'): string => files.read(name);
 
 function runner(module: Parameters<typeof testModule>[0]): WasiRunner {
   const r = new WasiRunner();

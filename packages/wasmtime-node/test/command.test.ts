@@ -1,9 +1,8 @@
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 
-import { testModule } from '@runwasi/containerd-shim-wasm-test';
+import { GuestFiles, testModule } from '@runwasi/containerd-shim-wasm-test';
 
 import type { RunOptions } from '../native/index.js';
 import { interrupt, WasiRunner } from '../native/index.js';
@@ -11,28 +10,18 @@ import { testComponent, testComponentPath } from './components.js';
 
 const ADDON = require.resolve('../native/index.js');
 
+let files: GuestFiles;
 let dir: string;
-let fds: number[];
 
 beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'wasmtime-node-p2-'));
-  fds = [];
+  files = new GuestFiles('wasmtime-node-p2-');
+  dir = files.dir;
 });
 
-afterEach(() => {
-  for (const fd of fds) closeSync(fd);
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => files.dispose());
 
-function stdio(): Pick<RunOptions, 'stdin' | 'stdout' | 'stderr'> {
-  const stdin = openSync('/dev/null', 'r');
-  const stdout = openSync(join(dir, 'stdout'), 'w');
-  const stderr = openSync(join(dir, 'stderr'), 'w');
-  fds.push(stdin, stdout, stderr);
-  return { stdin, stdout, stderr };
-}
-
-const stdout = (): string => readFileSync(join(dir, 'stdout'), 'utf8');
+const stdio = (): Pick<RunOptions, 'stdin' | 'stdout' | 'stderr'> => files.stdio();
+const stdout = (): string => files.read('stdout');
 
 function command(): WasiRunner {
   const runner = new WasiRunner();

@@ -1,31 +1,18 @@
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
-import { testModule } from '@runwasi/containerd-shim-wasm-test';
+import { GuestFiles, testModule } from '@runwasi/containerd-shim-wasm-test';
 
 import { WasiRunner } from '../native/index.js';
 import { testComponent } from './components.js';
 
-let dir: string;
-let fds: number[];
+let files: GuestFiles;
 
-beforeEach(() => {
-  dir = mkdtempSync(join(tmpdir(), 'wasmtime-node-aot-'));
-  fds = [];
-});
+beforeEach(() => (files = new GuestFiles('wasmtime-node-aot-')));
 
-afterEach(() => {
-  for (const fd of fds) closeSync(fd);
-  rmSync(dir, { recursive: true, force: true });
-});
+afterEach(() => files.dispose());
 
 function run(runner: WasiRunner, args: string[]): { status: number; stdout: string } {
-  const stdin = openSync('/dev/null', 'r');
-  const stdout = openSync(join(dir, 'stdout'), 'w');
-  fds.push(stdin, stdout);
+  const { stdin, stdout } = files.stdio();
   const status = runner.run({ args, env: [], stdin, stdout, stderr: stdout });
-  return { status, stdout: readFileSync(join(dir, 'stdout'), 'utf8') };
+  return { status, stdout: files.read('stdout') };
 }
 
 describe('precompilation', () => {
