@@ -63,6 +63,9 @@ export interface PrecompiledModules {
   store(label: string, module: Uint8Array, artifact: Uint8Array): Promise<void>;
 }
 
+/** How long an exited container process's last IPC messages may take to arrive. */
+const IPC_DRAIN_MS = 500;
+
 /** A wasm container on Linux. Construct with {@link LinuxInstance.create}. */
 export class LinuxInstance implements Instance {
   #status: InstanceStatus = 'created';
@@ -84,7 +87,21 @@ export class LinuxInstance implements Instance {
     private readonly forks: boolean,
   ) {
     this.#exited = new Promise((resolve) => {
+      // Node may emit `exit` before the last messages of the IPC channel (the reported status, a
+      // run error) are read; those come before the channel's `disconnect`, so wait for it, briefly.
       child.once('exit', (code, signal) => {
+        let settled = false;
+        const settle = (): void => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          finish(code, signal);
+        };
+        const timer = setTimeout(settle, IPC_DRAIN_MS);
+        if (child.connected) child.once('disconnect', settle);
+        else settle();
+      });
+      const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
         const status = this.#exitStatus(code, signal);
         const cgroup = this.#cgroup;
         const killed = status > 128 && this.#reportedStatus === undefined;
@@ -96,7 +113,7 @@ export class LinuxInstance implements Instance {
         options.logger.log('debug', 'container process exited', { status, oomKilled });
         options.onExit?.(this.#exit);
         resolve(this.#exit);
-      });
+      };
     });
     child.on('message', (message: FromExecutor) => {
       if (message.type === 'run-error') options.logger.log('error', 'workload failed', { error: message.message });
