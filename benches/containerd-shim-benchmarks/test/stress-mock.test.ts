@@ -55,7 +55,7 @@ describe('stress --mock', () => {
   });
   afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-  (asRoot ? it : it.skip)(
+  (asRoot ? it : it.skip)( // skipped without root: creating containers needs it
     'runs 4 tasks on v8 and on runc, each exiting 0 with its events delivered, and leaves nothing behind (skipped without root: containers need it)',
     async () => {
       const out = join(dir, 'stress.json');

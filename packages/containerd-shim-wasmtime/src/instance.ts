@@ -82,7 +82,6 @@ export class WasmtimeEngine implements Engine {
   readonly #options: WasmtimeEngineOptions;
   #native: typeof WasmtimeNode | undefined;
   #runner: WasmtimeNode.WasiRunner | undefined;
-  #handle = 0;
   #kind: WasmtimeNode.WorkloadKind | undefined;
   #server: WasmtimeNode.ProxyServer | undefined;
   #draining = false;
@@ -141,7 +140,6 @@ export class WasmtimeEngine implements Engine {
     }
     this.#native = native;
     this.#runner = runner;
-    this.#handle = runner.handle;
     this.#cacheKey = `wasmtime-${runner.precompileCompatibilityHash()}`;
     process.on('exit', (code) => this.#stopGuest(code));
     this.#ownMemoryBytes = process.memoryUsage.rss();
@@ -224,7 +222,7 @@ export class WasmtimeEngine implements Engine {
     if (memoryLimitBytes !== undefined) options.memoryLimitBytes = memoryLimitBytes;
     let server: WasmtimeNode.ProxyServer;
     try {
-      server = new native.ProxyServer(this.#handle, options);
+      server = new native.ProxyServer(this.#loaded().handle, options);
       server.start();
     } catch (err) {
       throw fromAddonError(err, `cannot serve ${ctx.entrypoint.arg0}: `);
@@ -263,7 +261,8 @@ export class WasmtimeEngine implements Engine {
    */
   #stopGuest(code: number): void {
     const native = this.#native;
-    if (!native || this.#handle === 0) return;
-    if (!native.interrupt(this.#handle, this.#options.exitGraceMs ?? 100)) native.exitNow(code);
+    const runner = this.#runner;
+    if (!native || !runner) return;
+    if (!native.interrupt(runner.handle, this.#options.exitGraceMs ?? 100)) native.exitNow(code);
   }
 }

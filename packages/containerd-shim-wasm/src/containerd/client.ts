@@ -3,9 +3,8 @@
  * engine runs directly (OCI images whose config says `architecture: wasm`), as upstream runwasi
  * does. Containers whose image is a plain filesystem image run the module from their rootfs.
  */
-import { createHash } from 'node:crypto';
-
 import type { WasmLayer } from '../container/context.js';
+import { blobDigest } from '../container/precompile.js';
 import {
   ContentInfoRequest,
   ContentInfoResponse,
@@ -47,11 +46,6 @@ export interface BlobInfo {
   readonly size: number;
   /** The blob's labels. */
   readonly labels: Readonly<Record<string, string>>;
-}
-
-/** The `sha256:<hex>` digest of `bytes`, as the content store names blobs. */
-export function blobDigest(bytes: Uint8Array): string {
-  return `sha256:${createHash('sha256').update(bytes).digest('hex')}`;
 }
 
 interface OciDescriptor {

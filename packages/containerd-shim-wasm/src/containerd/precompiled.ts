@@ -10,11 +10,10 @@
  * operator removes that lease (`ctr leases delete`). The cache key names the compiler build and
  * settings: an artifact of another key is never handed to the engine.
  */
-import { PRECOMPILED_LABEL_PREFIX } from '../container/precompile.js';
+import { blobDigest, PRECOMPILED_LABEL_PREFIX } from '../container/precompile.js';
 import type { Logger } from '../logging.js';
 import { describeError, ShimError } from '../sandbox/error.js';
 import type { ContainerdClient } from './client.js';
-import { blobDigest } from './client.js';
 
 
 /** The lease that holds the blobs the shim writes for `engine`. */

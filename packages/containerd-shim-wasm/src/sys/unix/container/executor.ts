@@ -13,14 +13,13 @@
  * would drop signals left at their default action; while the workload runs, an engine may take a
  * signal over instead (`Engine.onSignal`) and end the workload its own way.
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 import type { RuntimeContext, WasmLayer } from '../../../container/context.js';
 import { createRuntimeContext } from '../../../container/context.js';
 import type { Engine, Stdio } from '../../../container/engine.js';
 import { readModule } from '../../../container/path.js';
-import { precompiledLabel } from '../../../container/precompile.js';
+import { blobDigest, precompiledLabel } from '../../../container/precompile.js';
 import type { Logger, LogLevel } from '../../../logging.js';
 import { createLogger } from '../../../logging.js';
 import { describeError, errorCode, ShimError } from '../../../sandbox/error.js';
@@ -168,7 +167,7 @@ async function checkWorkload(engine: Engine, ctx: RuntimeContext, log: Logger): 
   }
   const module = await readModule(ctx);
   const label = precompiledLabel(engine.name, precompiler.cacheKey());
-  const digest = `sha256:${createHash('sha256').update(module).digest('hex')}`;
+  const digest = blobDigest(module);
   const cached = await lookupPrecompiled(label, digest);
   if (cached) {
     const withCached = { ...ctx, precompiled: cached };
