@@ -7,15 +7,17 @@ import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, r
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
-import type { LogFields, Logger } from '@runwasi/containerd-shim-wasm';
+import type { LogFields, Logger, NativeExecutor } from '@runwasi/containerd-shim-wasm';
 import { createLogger } from '@runwasi/containerd-shim-wasm';
 import type { ExitStatus, OciSpec } from '@runwasi/containerd-shim-wasm/sandbox';
+import type { ExecutorCommand } from '@runwasi/containerd-shim-wasm/sandbox';
 import {
   executorCommand,
   ExecutorProcess,
   LinuxInstance,
   MemoryPublisher,
   TaskService,
+  UnsupportedWorkload,
 } from '@runwasi/containerd-shim-wasm/sandbox';
 
 /** An engine package under test: its name and the path of its built `main.js`. */
@@ -24,6 +26,11 @@ export interface EngineUnderTest {
   readonly name: string;
   /** Absolute path of the engine's compiled binary entry (`dist/main.js`). */
   readonly main: string;
+  /**
+   * The engine's native container process (`Engine.nativeExecutor()`): containers run in it, and
+   * in the Node one only for what it leaves (`unsupported`), as in the shim daemon.
+   */
+  readonly nativeExecutor?: NativeExecutor;
 }
 
 /** What to put in the test container. */
@@ -84,12 +91,22 @@ export class WasiTest {
     this.service = new TaskService({
       logger,
       publisher: this.publisher,
-      createInstance: (req) =>
-        LinuxInstance.create({
-          ...req,
-          executor: ExecutorProcess.spawn(executorCommand(engine.main), req.spec.linux?.namespaces),
-          logLevel: verbose ? 'debug' : 'info',
-        }),
+      createInstance: async (req) => {
+        const create = (command: ExecutorCommand): Promise<LinuxInstance> =>
+          LinuxInstance.create({
+            ...req,
+            executor: ExecutorProcess.spawn(command, req.spec.linux?.namespaces),
+            logLevel: verbose ? 'debug' : 'info',
+          });
+        const native = engine.nativeExecutor;
+        if (!native) return create(executorCommand(engine.main));
+        try {
+          return await create({ ...native, args: [...(native.args ?? [])], protocol: 'json' });
+        } catch (err) {
+          if (!(err instanceof UnsupportedWorkload)) throw err;
+          return create(executorCommand(engine.main));
+        }
+      },
     });
   }
 

@@ -9,7 +9,7 @@
  *
  * @packageDocumentation
  */
-export type { Engine, Precompiler, Stdio } from './container/engine.js';
+export type { Engine, NativeExecutor, Precompiler, Stdio } from './container/engine.js';
 export type { Entrypoint, ModuleSource, RuntimeContext, WasmLayer } from './container/context.js';
 export { createRuntimeContext, DEFAULT_FUNC, envToObject, parseEntrypoint, specMemoryLimit } from './container/context.js';
 export { readModule, resolveModulePath } from './container/path.js';

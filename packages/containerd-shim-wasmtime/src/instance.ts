@@ -25,7 +25,8 @@
 import { isIP } from 'node:net';
 
 import type * as WasmtimeNode from '@runwasi/wasmtime-node';
-import type { Engine, Precompiler, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
+import type * as WasmtimeExecutor from '@runwasi/wasmtime-node/executor';
+import type { Engine, NativeExecutor, Precompiler, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
 import { envToObject, fromAddonError, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
 
 import type { WasmtimeConfig } from './config.js';
@@ -35,6 +36,8 @@ import { CONFIG_ENV, loadWasmtimeConfig } from './config.js';
 export const HTTP_PROXY_ADDR_ENV = 'WASMTIME_HTTP_PROXY_SOCKET_ADDR';
 /** Where a `wasi:http/proxy` component listens when the container does not say. */
 export const DEFAULT_HTTP_PROXY_ADDR = '0.0.0.0:8080';
+/** The native container process's settings (JSON), read by `runwasi-wasmtime-executor`. */
+const EXECUTOR_SETTINGS_ENV = 'RUNWASI_WASMTIME_EXECUTOR_SETTINGS';
 /** Memory kept free under a container's limit for the engine's own allocations while a guest runs. */
 const ENGINE_HEADROOM_BYTES = 16 * 1024 * 1024;
 /** A WebAssembly page: the least a memory cap can leave a guest. */
@@ -118,18 +121,7 @@ export class WasmtimeEngine implements Engine {
   /** Reads the configuration file and loads the addon while host files are visible. */
   async load(): Promise<void> {
     this.#config = loadWasmtimeConfig();
-    const { craneliftOptLevel, memoryReservation, memoryGuardSize, wasmSimd, wasmRelaxedSimd, wasmMultiMemory, wasmMemory64, wasmTailCall } = this.#config;
-    const runnerOptions: WasmtimeNode.RunnerOptions = {
-      maxWasmStack: this.#options.maxWasmStack ?? this.#config.maxWasmStack,
-      craneliftOptLevel,
-      memoryReservation,
-      memoryGuardSize,
-      wasmSimd,
-      wasmRelaxedSimd,
-      wasmMultiMemory,
-      wasmMemory64,
-      wasmTailCall,
-    };
+    const runnerOptions = this.#runnerOptions(this.#config);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const native = require('@runwasi/wasmtime-node') as typeof WasmtimeNode;
     let runner: WasmtimeNode.WasiRunner;
@@ -143,6 +135,49 @@ export class WasmtimeEngine implements Engine {
     this.#cacheKey = `wasmtime-${runner.precompileCompatibilityHash()}`;
     process.on('exit', (code) => this.#stopGuest(code));
     this.#ownMemoryBytes = process.memoryUsage.rss();
+  }
+
+  /**
+   * `runwasi-wasmtime-executor`, the native container process of `@runwasi/wasmtime-node`, with
+   * the engine settings of the configuration file (read here, in the shim daemon: a change to the
+   * file takes effect with the next daemon). It runs modules and command components; proxy
+   * components are served by the Node container process. None when the platform package has no
+   * binary, or when the configuration file does not parse (the Node container process then
+   * reports the error at `Create`).
+   */
+  nativeExecutor(): NativeExecutor | undefined {
+    let config: WasmtimeConfig;
+    try {
+      config = loadWasmtimeConfig();
+    } catch {
+      return undefined;
+    }
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { executorPath } = require('@runwasi/wasmtime-node/executor') as typeof WasmtimeExecutor;
+    const file = executorPath();
+    if (!file) return undefined;
+    const settings = {
+      engine: JSON.parse(JSON.stringify(this.#runnerOptions(config))) as WasmtimeNode.RunnerOptions,
+      memoryLimitBytes: this.#options.memoryLimitBytes ?? config.memoryLimitBytes,
+      precompile: config.precompile !== false,
+    };
+    return { file, env: { [EXECUTOR_SETTINGS_ENV]: JSON.stringify(settings) } };
+  }
+
+  /** The addon's engine settings for `config` (constructor options first). */
+  #runnerOptions(config: WasmtimeConfig): WasmtimeNode.RunnerOptions {
+    const { craneliftOptLevel, memoryReservation, memoryGuardSize, wasmSimd, wasmRelaxedSimd, wasmMultiMemory, wasmMemory64, wasmTailCall } = config;
+    return {
+      maxWasmStack: this.#options.maxWasmStack ?? config.maxWasmStack,
+      craneliftOptLevel,
+      memoryReservation,
+      memoryGuardSize,
+      wasmSimd,
+      wasmRelaxedSimd,
+      wasmMultiMemory,
+      wasmMemory64,
+      wasmTailCall,
+    };
   }
 
   /**

@@ -32,6 +32,34 @@ export interface Precompiler {
 }
 
 /**
+ * A container process that is not a Node process: a program of the engine's own (native code,
+ * say) that the shim daemon starts for each container instead of Node, because a Node process per
+ * container costs tens of milliseconds of CPU and ~10 MiB to start.
+ *
+ * The program speaks the container-process protocol as JSON lines on the descriptor named by
+ * `NODE_CHANNEL_FD` (Node's `json` IPC serialization), bytes as base64 text. It sends
+ * `{"type":"ready","pid":<host pid>}` once it can take a container (or `failed`); gets `prepare`
+ * (`id`, `rootfs`, `process` {args, env, cwd}, `stdout`, `stderr`, `layers` [{mediaType, bytes}],
+ * `memoryLimitBytes`), opens the output streams, changes its root to `rootfs` and checks the
+ * workload, asking the daemon for a compiled module with `precompiled-lookup` {label, digest}
+ * (answered by `precompiled` {artifact?}) and handing one over with `precompiled-store`
+ * {label, module, artifact}; answers `prepared`, `failed` {code, message}, or `unsupported`
+ * {message} for a workload it leaves to the engine's Node container process (which then gets the
+ * container); gets `start`, runs the guest, sends `run-error` {message} for a trap and
+ * `exit` {status}, and exits with the status. Signals that end a native process must end it with
+ * 128+n, also as pid 1 of a pid namespace. Its stdin is the container's; its stderr goes to the
+ * shim log.
+ */
+export interface NativeExecutor {
+  /** The program, an absolute path. */
+  readonly file: string;
+  /** Its arguments. */
+  readonly args?: readonly string[];
+  /** Its whole environment (e.g. the engine's settings); nothing else is passed. */
+  readonly env?: Readonly<Record<string, string>>;
+}
+
+/**
  * A WebAssembly engine.
  *
  * @example
@@ -95,4 +123,12 @@ export interface Engine {
    * status 128+n. SIGKILL never gets here.
    */
   onSignal?(signal: NodeJS.Signals): boolean;
+
+  /**
+   * The engine's own container process, when it has one that can run here (see
+   * {@link NativeExecutor}); called once, in the shim daemon, before any container. Containers
+   * then run in it, and in the Node container process only for what it answers `unsupported`.
+   * Setting `RUNWASI_NATIVE_EXECUTOR=off` in the shim's environment turns it off.
+   */
+  nativeExecutor?(): NativeExecutor | undefined;
 }

@@ -18,11 +18,12 @@ import type { Logger, LogLevel } from '../logging.js';
 import { createLogger } from '../logging.js';
 import { containerKind } from '../sys/unix/container/executor_kind.js';
 import type { ExecutorCommand } from '../sys/unix/container/executor_process.js';
-import { ExecutorPool } from '../sys/unix/container/executor_process.js';
+import { ExecutorPool, ExecutorProcess, UnsupportedWorkload } from '../sys/unix/container/executor_process.js';
 import { LinuxInstance } from '../sys/unix/container/instance.js';
 import { RuncInstance } from '../sys/unix/container/runc.js';
 import { isMountPoint, mountAll, unmountAll } from '../sys/unix/mount.js';
 import { DAEMON_DIR } from '../sys/unix/paths.js';
+import { holdOutputFifos } from '../sys/unix/stdio.js';
 import { TtrpcServer } from '../ttrpc/server.js';
 import { describeError } from './error.js';
 import type { EventPublisher } from './events.js';
@@ -37,6 +38,25 @@ import { registerTaskService } from './task_ttrpc.js';
 
 /** Inherited fd of the listening socket, as `start` passes it. */
 const LISTEN_FD = 3;
+
+/** Set to `off` in the shim's environment: containers run in Node even when the engine has its own process. */
+export const NATIVE_EXECUTOR_ENV = 'RUNWASI_NATIVE_EXECUTOR';
+
+/**
+ * The engine's native container process as a command of the `json` protocol, unless it has none
+ * here or it is turned off; a failure to find it leaves containers to Node, with a warning.
+ */
+function nativeExecutorCommand(engine: Engine, logger: Logger): ExecutorCommand | undefined {
+  if (!engine.nativeExecutor || process.env[NATIVE_EXECUTOR_ENV] === 'off') return undefined;
+  try {
+    const native = engine.nativeExecutor();
+    if (!native) return undefined;
+    return { file: native.file, args: [...(native.args ?? [])], env: { ...native.env }, protocol: 'json' };
+  } catch (err) {
+    logger.log('warn', 'the engine\'s native container process is not usable; containers run in Node', { error: describeError(err) });
+    return undefined;
+  }
+}
 
 /** Tunables read from the environment containerd gives the shim. */
 export interface DaemonSettings {
@@ -113,7 +133,9 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
     ? new RemotePublisher(ttrpcAddress, flags.namespace, logger)
     : new MemoryPublisher();
   const server = new TtrpcServer({ logger });
-  const pool = new ExecutorPool(executor, logger, settings.spareExecutors);
+  const native = nativeExecutorCommand(engine, logger);
+  if (native) logger.log('debug', 'containers run in the engine\'s native process', { file: native.file });
+  const pool = new ExecutorPool(native ?? executor, logger, settings.spareExecutors);
   const pidFile = join(DAEMON_DIR, basename(flags.socket));
 
   const advertise = (): void => {
@@ -204,29 +226,44 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
     openContainerLog: containerLogs,
     onShutdown: idle,
     createInstance: async (req) => {
-      // The rootfs is mounted first: whether the container is wasm or native depends on its files.
-      const rootfs = rootfsPath(req.bundle, req.spec);
-      const mounted = req.rootfs.length > 0;
-      if (mounted) {
-        mkdirSync(rootfs, { recursive: true });
-        mountAll(req.rootfs, rootfs);
-      }
-      try {
-        if (containerKind(rootfs, req.spec) === 'native') {
-          req.logger.log('info', 'native entrypoint: running the container with runc');
-          return await RuncInstance.create({ ...req, namespace: flags.namespace }, mounted);
+      const namespaces = req.spec.linux?.namespaces;
+      const create = async (takeExecutor: () => ExecutorProcess): Promise<LinuxInstance | RuncInstance> => {
+        // The rootfs is mounted first: whether the container is wasm or native depends on its files.
+        const rootfs = rootfsPath(req.bundle, req.spec);
+        const mounted = req.rootfs.length > 0;
+        if (mounted) {
+          mkdirSync(rootfs, { recursive: true });
+          mountAll(req.rootfs, rootfs);
         }
-        return await LinuxInstance.create({
-          ...req,
-          layers: await imageLayers(req.id, req.logger),
-          rootfsMounted: mounted,
-          executor: pool.take(req.spec.linux?.namespaces),
-          logLevel: settings.logLevel,
-          precompiled: engine.precompiler ? precompiledCache(req.logger) : undefined,
-        });
+        try {
+          if (containerKind(rootfs, req.spec) === 'native') {
+            req.logger.log('info', 'native entrypoint: running the container with runc');
+            return await RuncInstance.create({ ...req, namespace: flags.namespace }, mounted);
+          }
+          return await LinuxInstance.create({
+            ...req,
+            layers: await imageLayers(req.id, req.logger),
+            rootfsMounted: mounted,
+            executor: takeExecutor(),
+            logLevel: settings.logLevel,
+            precompiled: engine.precompiler ? precompiledCache(req.logger) : undefined,
+          });
+        } catch (err) {
+          if (mounted && isMountPoint(rootfs)) unmountAll(rootfs);
+          throw err;
+        }
+      };
+      // A native container process may leave the workload to a Node one: the client's output
+      // fifos must keep a writer in between, or the client sees EOF and stops reading them.
+      const release = native ? holdOutputFifos([req.stdout, req.stderr]) : () => undefined;
+      try {
+        return await create(() => pool.take(namespaces));
       } catch (err) {
-        if (mounted && isMountPoint(rootfs)) unmountAll(rootfs);
-        throw err;
+        if (!(err instanceof UnsupportedWorkload)) throw err;
+        req.logger.log('debug', 'the workload runs in a Node container process', { reason: err.message });
+        return await create(() => ExecutorProcess.spawn(executor, namespaces));
+      } finally {
+        release();
       }
     },
   });

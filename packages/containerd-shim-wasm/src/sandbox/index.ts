@@ -17,7 +17,7 @@ export { registerTaskService, TASK_SERVICE_NAMES } from './task_ttrpc.js';
 export type { LinuxInstanceOptions } from '../sys/unix/container/instance.js';
 export { LinuxInstance } from '../sys/unix/container/instance.js';
 export type { ExecutorCommand } from '../sys/unix/container/executor_process.js';
-export { ExecutorPool, ExecutorProcess } from '../sys/unix/container/executor_process.js';
+export { ExecutorPool, ExecutorProcess, messageBytes, UnsupportedWorkload } from '../sys/unix/container/executor_process.js';
 export { EXECUTOR_ACTION, EXECUTOR_NODE_OPTIONS, EXECUTOR_WRAPPER_ENV, executorCommand } from '../sys/unix/container/executor.js';
 export { RuncInstance } from '../sys/unix/container/runc.js';
 export { TtrpcClient } from '../ttrpc/client.js';

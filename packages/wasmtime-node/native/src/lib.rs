@@ -11,14 +11,16 @@
 //! `ProxyServer` made on any thread serves the proxy component a runner compiled.
 #![deny(clippy::all)]
 
+mod guest;
 mod proxy;
+
+pub(crate) use guest::{describe, is_component, START};
+use guest::{run_module, CLI_RUN, HTTP_HANDLER};
 
 pub use proxy::{ProxyServer, ServeOptions};
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io;
-use std::os::fd::FromRawFd;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, LazyLock, Mutex, MutexGuard};
 use std::time::Duration;
@@ -27,25 +29,11 @@ use napi::bindgen_prelude::{AsyncTask, Buffer, Uint8Array};
 use napi::{Env, Error, Result, Status, Task};
 use napi_derive::napi;
 use wasmtime::component::{Component, ResourceTable};
-use wasmtime::{
-    Config, Engine, Linker, Module, Precompiled, Store, StoreLimits, StoreLimitsBuilder, Trap, Val,
-    WasmBacktrace,
-};
+use wasmtime::{Config, Engine, Linker, Module, Precompiled, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::cli::{InputFile, OutputFile};
 use wasmtime_wasi::p1::{self, WasiP1Ctx};
 use wasmtime_wasi::p2::bindings::sync::Command;
 use wasmtime_wasi::{FsPerms, I32Exit, WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
-
-/// The function a WASI command starts at.
-const START: &str = "_start";
-/// The function a WASI reactor initialises itself with before any other export is called.
-const INITIALIZE: &str = "_initialize";
-/// Frames of a trap's wasm backtrace kept in the error message.
-const BACKTRACE_FRAMES: usize = 10;
-/// Export of a `wasi:cli/command` component (any 0.2.x version).
-const CLI_RUN: &str = "wasi:cli/run@0.2";
-/// Export of a `wasi:http/proxy` component (any 0.2.x version).
-const HTTP_HANDLER: &str = "wasi:http/incoming-handler@0.2";
 
 /// What a runner compiled.
 #[derive(Clone)]
@@ -89,12 +77,6 @@ impl Workload {
             ),
         ))
     }
-}
-
-/// Whether `bytes` is a component rather than a core module: both start with `\0asm`, then a
-/// 16-bit version and a 16-bit layer, which is 0 for modules and 1 for components.
-fn is_component(bytes: &[u8]) -> bool {
-    bytes.len() >= 8 && &bytes[0..4] == b"\0asm" && bytes[6..8] == [1, 0]
 }
 
 /// What a runner shares with other threads: its engine (for the epoch) and whether a guest runs.
@@ -187,29 +169,6 @@ pub(crate) fn failure(message: impl Into<String>) -> Error {
     Error::new(Status::GenericFailure, message.into())
 }
 
-/// The message of a failed run: for a trap, wasmtime's trap message on the first line and the top
-/// of the wasm backtrace below it; otherwise the error and its causes.
-pub(crate) fn describe(err: &wasmtime::Error) -> String {
-    let Some(trap) = err.downcast_ref::<Trap>() else {
-        return format!("{err:#}");
-    };
-    let Some(backtrace) = err.downcast_ref::<WasmBacktrace>() else {
-        return trap.to_string();
-    };
-    let text = backtrace.to_string();
-    let mut lines = text.lines().skip(1); // "error while executing at wasm backtrace:"
-    let mut out = format!("{trap}\nwasm backtrace:");
-    for line in lines.by_ref().take(BACKTRACE_FRAMES) {
-        out.push('\n');
-        out.push_str(line);
-    }
-    let more = lines.count();
-    if more > 0 {
-        out.push_str(&format!("\n  … {more} more frames"));
-    }
-    out
-}
-
 /// Options of a runner's engine.
 #[napi(object)]
 pub struct RunnerOptions {
@@ -233,48 +192,18 @@ pub struct RunnerOptions {
 
 /// Applies the engine settings of `options` to `config`; a bad value is an InvalidArg error.
 fn configure(config: &mut Config, options: &RunnerOptions) -> Result<()> {
-    if let Some(size) = options.max_wasm_stack {
-        config.max_wasm_stack(size as usize);
-    }
-    if let Some(level) = &options.cranelift_opt_level {
-        config.cranelift_opt_level(match level.as_str() {
-            "none" => wasmtime::OptLevel::None,
-            "speed" => wasmtime::OptLevel::Speed,
-            "speed_and_size" => wasmtime::OptLevel::SpeedAndSize,
-            other => {
-                return Err(Error::new(
-                    Status::InvalidArg,
-                    format!("cranelift_opt_level {other:?} is not none, speed or speed_and_size"),
-                ))
-            }
-        });
-    }
-    if let Some(on) = options.wasm_simd {
-        config.wasm_simd(on);
-    }
-    if let Some(on) = options.wasm_relaxed_simd {
-        config.wasm_relaxed_simd(on);
-    }
-    if let Some(on) = options.wasm_multi_memory {
-        config.wasm_multi_memory(on);
-    }
-    if let Some(on) = options.wasm_memory64 {
-        config.wasm_memory64(on);
-    }
-    if let Some(on) = options.wasm_tail_call {
-        config.wasm_tail_call(on);
-    }
-    let bytes = |name: &str, value: i64| -> Result<u64> {
-        u64::try_from(value)
-            .map_err(|_| Error::new(Status::InvalidArg, format!("{name} must not be negative")))
+    let settings = guest::EngineSettings {
+        max_wasm_stack: options.max_wasm_stack,
+        cranelift_opt_level: options.cranelift_opt_level.clone(),
+        wasm_simd: options.wasm_simd,
+        wasm_relaxed_simd: options.wasm_relaxed_simd,
+        wasm_multi_memory: options.wasm_multi_memory,
+        wasm_memory64: options.wasm_memory64,
+        wasm_tail_call: options.wasm_tail_call,
+        memory_reservation: options.memory_reservation,
+        memory_guard_size: options.memory_guard_size,
     };
-    if let Some(value) = options.memory_reservation {
-        config.memory_reservation(bytes("memory_reservation", value)?);
-    }
-    if let Some(value) = options.memory_guard_size {
-        config.memory_guard_size(bytes("memory_guard_size", value)?);
-    }
-    Ok(())
+    guest::configure(config, &settings).map_err(|message| Error::new(Status::InvalidArg, message))
 }
 
 /// One run of the compiled module or command component.
@@ -355,29 +284,14 @@ fn exit_code(outcome: wasmtime::Result<()>) -> Result<i32> {
     }
 }
 
-/// Duplicates `fd` into a `File` the guest owns, in blocking mode.
-///
-/// The blocking flag lives on the shared open file description: a descriptor handed to a guest
-/// is the guest's, and wasmtime's WASI streams expect blocking reads and writes.
+/// Duplicates `fd` into a `File` the guest owns, in blocking mode (see `guest::guest_file`).
 pub(crate) fn guest_file(fd: i32, what: &str) -> Result<File> {
-    // SAFETY: fcntl on an arbitrary integer only inspects or duplicates it; errors are reported.
-    let dup = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
-    if dup < 0 {
-        let err = io::Error::last_os_error();
-        return Err(Error::new(
+    guest::guest_file(fd).map_err(|err| {
+        Error::new(
             Status::InvalidArg,
             format!("the guest's {what} (fd {fd}): {err}"),
-        ));
-    }
-    // SAFETY: `dup` is a descriptor we just created and own.
-    let file = unsafe { File::from_raw_fd(dup) };
-    unsafe {
-        let flags = libc::fcntl(dup, libc::F_GETFL);
-        if flags >= 0 && flags & libc::O_NONBLOCK != 0 {
-            libc::fcntl(dup, libc::F_SETFL, flags & !libc::O_NONBLOCK);
-        }
-    }
-    Ok(file)
+        )
+    })
 }
 
 /// Compiles and runs WASI preview1 modules and preview2 components on an engine of its own.
@@ -484,12 +398,7 @@ impl WasiRunner {
     /// same hash load in each other. Hex text, stable for a given build of this addon.
     #[napi]
     pub fn precompile_compatibility_hash(&self) -> String {
-        let mut hasher = std::collections::hash_map::DefaultHasher::new();
-        std::hash::Hash::hash(
-            &self.shared.engine.precompile_compatibility_hash(),
-            &mut hasher,
-        );
-        format!("{:016x}", std::hash::Hasher::finish(&hasher))
+        guest::compatibility_hash(&self.shared.engine)
     }
 
     /// Loads an artifact of `precompile` (made by a runner with the same compatibility hash) as
@@ -565,30 +474,6 @@ pub(crate) fn arm_interrupt<T>(shared: &Shared, store: &mut Store<T>) -> Result<
         return Err(failure("interrupted before the guest started"));
     }
     Ok(())
-}
-
-/// Instantiates a preview1 module and calls `func` (after `_initialize` for another function).
-fn run_module(
-    linker: &Linker<P1State>,
-    store: &mut Store<P1State>,
-    module: &Module,
-    func: &str,
-) -> wasmtime::Result<()> {
-    let instance = linker.instantiate(&mut *store, module)?;
-    let Some(entry) = instance.get_func(&mut *store, func) else {
-        wasmtime::bail!("the module exports no function {func}");
-    };
-    if func != START {
-        if let Some(init) = instance.get_func(&mut *store, INITIALIZE) {
-            init.call(&mut *store, &[], &mut [])?;
-        }
-    }
-    let ty = entry.ty(&*store);
-    if ty.params().len() != 0 {
-        wasmtime::bail!("function {func} takes parameters; an entrypoint must take none");
-    }
-    let mut results = vec![Val::I32(0); ty.results().len()];
-    entry.call(&mut *store, &[], &mut results)
 }
 
 /// A `run` on libuv's thread pool (see `WasiRunner::runAsync`).

@@ -31,6 +31,29 @@ export function openOutput(path: string): number {
 }
 
 /**
+ * Holds a write handle on each of `paths` that is a fifo until the returned function is called.
+ * A client reading a fifo sees EOF (and stops copying) when its last writer closes it; while a
+ * container moves from one container process to another during `Create`, this keeps one.
+ */
+export function holdOutputFifos(paths: readonly string[]): () => void {
+  const held: number[] = [];
+  for (const path of paths) {
+    if (path === '' || /^[a-z]+:\/\//.test(path)) continue;
+    try {
+      const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+      const isFifo = fstatSync(fd).isFIFO();
+      closeSync(fd);
+      if (isFifo) held.push(openSync(path, constants.O_RDWR | constants.O_NONBLOCK));
+    } catch {
+      // not there: nobody reads it either
+    }
+  }
+  return () => {
+    for (const fd of held.splice(0)) closeSync(fd);
+  };
+}
+
+/**
  * Copies the stdin fifo into a process's stdin pipe. It also holds a write handle on the fifo, so
  * the process reads EOF only after the client closed its end and {@link StdinPump.close} was
  * called (`CloseIO`), never merely because no client has opened the fifo yet.

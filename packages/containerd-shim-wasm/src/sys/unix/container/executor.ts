@@ -61,6 +61,8 @@ export type FromExecutor =
   | { type: 'exit'; status: number }
   | { type: 'failed'; code: ShimErrorCode; message: string }
   | { type: 'run-error'; message: string }
+  /** A native container process leaves this workload to the engine's Node container process. */
+  | { type: 'unsupported'; message: string }
   /** Asks the shim for the artifact under `label` of the module blob `digest`. */
   | { type: 'precompiled-lookup'; label: string; digest: string }
   /** Hands the shim a fresh artifact to keep. */

@@ -14,7 +14,7 @@ import type { ShimErrorCode } from '../../../sandbox/error.js';
 import { internal, ShimError } from '../../../sandbox/error.js';
 import type { OciNamespace } from '../../../sandbox/oci.js';
 import { namespaceCommand, namespaceCommandForks } from '../namespaces.js';
-import type { FromExecutor } from './executor.js';
+import type { FromExecutor, ToExecutor } from './executor.js';
 
 /** How to launch an executor: a program and its arguments (the shim binary's `executor` action). */
 export interface ExecutorCommand {
@@ -24,6 +24,33 @@ export interface ExecutorCommand {
   readonly args: readonly string[];
   /** Its whole environment (see {@link shimSettings}); empty when absent. */
   readonly env?: Readonly<Record<string, string>>;
+  /**
+   * How it reads and writes messages: `node` (Node's IPC with structured clone, a Node container
+   * process) or `json` (JSON lines, bytes as base64 text: an engine's native container process,
+   * see `NativeExecutor`). @default 'node'
+   */
+  readonly protocol?: 'node' | 'json';
+}
+
+/**
+ * Bytes of a message field: a `Uint8Array` from a Node container process, base64 text from a
+ * native one.
+ */
+export function messageBytes(field: Uint8Array | string): Uint8Array {
+  return typeof field === 'string' ? new Uint8Array(Buffer.from(field, 'base64')) : new Uint8Array(field);
+}
+
+/**
+ * A message for a process of the `json` protocol: every `Uint8Array` (Buffers too, which
+ * `JSON.stringify` would turn into arrays of numbers) as base64 text.
+ */
+function asJson(value: unknown): unknown {
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('base64');
+  if (Array.isArray(value)) return value.map(asJson);
+  if (value !== null && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, field]) => [key, asJson(field)]));
+  }
+  return value;
 }
 
 /** Receives what a container process writes to its own stderr (Node diagnostics, not the guest's). */
@@ -61,6 +88,9 @@ export function expectMessage<T extends FromExecutor['type'], R>(
       } else if (message.type === 'failed') {
         cleanup();
         reject(new ShimError(message.code === 'UNKNOWN' ? options.failedCode : message.code, message.message));
+      } else if (message.type === 'unsupported') {
+        cleanup();
+        reject(new UnsupportedWorkload(message.message));
       }
     };
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
@@ -75,6 +105,13 @@ export function expectMessage<T extends FromExecutor['type'], R>(
     child.on('message', onMessage);
     child.once('exit', onExit);
   });
+}
+
+/** A native container process left the workload to the engine's Node container process. */
+export class UnsupportedWorkload extends ShimError {
+  constructor(message: string) {
+    super('UNIMPLEMENTED', message);
+  }
 }
 
 /**
@@ -104,6 +141,8 @@ export class ExecutorProcess {
     readonly forks: boolean,
     /** The namespace set it was started in; '' when it joined existing namespaces. */
     readonly signature: string,
+    /** How it reads and writes messages. */
+    readonly protocol: 'node' | 'json',
     timeoutMs: number,
   ) {
     this.ready = expectMessage(child, 'ready', (m) => m.pid, {
@@ -135,14 +174,27 @@ export class ExecutorProcess {
         env: { ...command.env },
         detached: true,
         stdio: ['pipe', 'ignore', 'pipe', 'ipc'],
-        // Structured clone: wasm layers travel as bytes, not as JSON arrays of numbers.
-        serialization: 'advanced',
+        // Structured clone: wasm layers travel as bytes, not as JSON arrays of numbers. A native
+        // process reads JSON lines instead, with bytes as base64 (see `send`).
+        serialization: command.protocol === 'json' ? 'json' : 'advanced',
       });
     } catch (err) {
       throw internal('cannot start the container process', err);
     }
     child.on('error', () => undefined); // reported through `ready` and the exit
-    return new ExecutorProcess(child, namespaceCommandForks(prefix), namespaceSignature(namespaces), timeoutMs);
+    return new ExecutorProcess(
+      child,
+      namespaceCommandForks(prefix),
+      namespaceSignature(namespaces),
+      command.protocol ?? 'node',
+      timeoutMs,
+    );
+  }
+
+  /** Sends `message` in the process's protocol; nothing once the channel is closed. */
+  send(message: ToExecutor): void {
+    if (!this.child.connected) return;
+    this.child.send(this.protocol === 'json' ? (asJson(message) as object) : message);
   }
 
   /** True while the process is running and has not been given a container. */

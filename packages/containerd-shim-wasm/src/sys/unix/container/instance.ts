@@ -27,7 +27,7 @@ import { StdinPump } from '../stdio.js';
 import { specMemoryLimit } from '../../../container/context.js';
 import type { FromExecutor, ToExecutor } from './executor.js';
 import type { ExecutorProcess } from './executor_process.js';
-import { expectMessage } from './executor_process.js';
+import { expectMessage, messageBytes } from './executor_process.js';
 
 /** Everything needed to create a container on Linux. */
 export interface LinuxInstanceOptions {
@@ -81,6 +81,7 @@ export class LinuxInstance implements Instance {
 
   private constructor(
     private readonly options: LinuxInstanceOptions,
+    private readonly executor: ExecutorProcess,
     private readonly child: ChildProcess,
     private readonly rootfs: string,
     /** Whether a namespace helper forked between the shim and the container process. */
@@ -159,7 +160,7 @@ export class LinuxInstance implements Instance {
     const { executor } = options;
     const child = executor.child;
     executor.stderrSink = (line) => options.logger.log('warn', 'container process stderr', { line });
-    const instance = new LinuxInstance(options, child, rootfs, executor.forks);
+    const instance = new LinuxInstance(options, executor, child, rootfs, executor.forks);
     instance.#mounted = mounted;
     instance.#cgroup = cgroup;
     instance.#oomKillsBefore = cgroup?.oomKills() ?? 0;
@@ -210,7 +211,7 @@ export class LinuxInstance implements Instance {
           .catch(() => undefined)
           .then((artifact) => this.#send({ type: 'precompiled', artifact }));
       } else if (message.type === 'precompiled-store' && cache) {
-        void cache.store(message.label, new Uint8Array(message.module), new Uint8Array(message.artifact));
+        void cache.store(message.label, messageBytes(message.module), messageBytes(message.artifact));
       }
     };
     this.child.on('message', onMessage);
@@ -234,7 +235,7 @@ export class LinuxInstance implements Instance {
   }
 
   #send(message: ToExecutor): void {
-    if (this.child.connected) this.child.send(message);
+    this.executor.send(message);
   }
 
   #closeStdin(): void {
