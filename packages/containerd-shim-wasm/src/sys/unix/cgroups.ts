@@ -7,6 +7,7 @@
  * the directory systemd would use, without registering a scope with systemd.
  */
 import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { CgroupV1Metrics as MetricsV1, CgroupV2Metrics as MetricsV2, encodeMessage } from '../../protocol/index.js';
@@ -148,14 +149,20 @@ export class Cgroup {
     }
   }
 
-  /** Moves process `pid` into this cgroup. */
-  addProcess(pid: number): void {
-    if (this.version === 2) {
-      write(join(this.dir(), 'cgroup.procs'), pid);
-      return;
-    }
-    for (const controller of V1_CONTROLLERS) {
-      if (existsSync(this.dir(controller))) write(join(this.dir(controller), 'cgroup.procs'), pid);
+    /**
+   * Moves process `pid` into the cgroup (every v1 hierarchy, or the unified one). Asynchronous:
+   * the kernel makes the first migration after a quiet spell wait for an RCU grace period
+   * (~10 ms on small VMs), which the shim spends on other work.
+   */
+  async addProcess(pid: number): Promise<void> {
+    const dirs = this.version === 2 ? [this.dir()] : V1_CONTROLLERS.map((c) => this.dir(c)).filter((d) => existsSync(d));
+    for (const dir of dirs) {
+      const path = join(dir, 'cgroup.procs');
+      try {
+        await writeFile(path, String(pid));
+      } catch (err) {
+        throw new ShimError('INTERNAL', `cannot write ${pid} to ${path}`, { cause: err });
+      }
     }
   }
 

@@ -169,7 +169,12 @@ export class LinuxInstance implements Instance {
       const began = Date.now();
       instance.#pid = await executor.ready;
       const readyAt = Date.now();
-      cgroup?.addProcess(instance.#pid);
+      // The process joins the cgroup while it prepares (the kernel may hold the first move of a
+      // while for ~10 ms); it is in before `Start` can run any guest code.
+      let joinedAt = readyAt;
+      const joined = (cgroup?.addProcess(instance.#pid) ?? Promise.resolve()).then(() => {
+        joinedAt = Date.now();
+      });
       const proc = spec.process ?? {};
       instance.#send({
         type: 'prepare',
@@ -184,14 +189,20 @@ export class LinuxInstance implements Instance {
         layers: options.layers ?? [],
         memoryLimitBytes: specMemoryLimit(spec.linux?.resources),
       });
-      await expectMessage(child, 'prepared', () => undefined, {
+      let preparedAt = readyAt;
+      const prepared = expectMessage(child, 'prepared', () => undefined, {
         timeoutMs: options.prepareTimeoutMs ?? 60_000,
         phase: 'setup',
         failedCode: 'INVALID_ARGUMENT',
+      }).then(() => {
+        preparedAt = Date.now();
       });
+      prepared.catch(() => undefined); // when the cgroup fails first, the process is killed below
+      await Promise.all([joined, prepared]);
       options.logger.log('debug', 'container process prepared', {
         waitedForProcessMs: readyAt - began,
-        prepareMs: Date.now() - readyAt,
+        cgroupMs: joinedAt - readyAt,
+        prepareMs: preparedAt - readyAt,
       });
       if (child.stdin) instance.#stdin = new StdinPump(options.stdin, child.stdin);
       writeFileSync(join(options.bundle, INIT_PID_FILE), String(instance.#pid));
@@ -206,10 +217,14 @@ export class LinuxInstance implements Instance {
   #servePrecompiled(cache: PrecompiledModules | undefined): void {
     const onMessage = (message: FromExecutor): void => {
       if (message.type === 'precompiled-lookup') {
+        const began = Date.now();
         const found = cache ? cache.lookup(message.label, message.digest) : Promise.resolve(undefined);
         void found
           .catch(() => undefined)
-          .then((artifact) => this.#send({ type: 'precompiled', artifact }));
+          .then((artifact) => {
+            this.#send({ type: 'precompiled', artifact });
+            this.options.logger.log('debug', 'answered the precompilation-cache lookup', { ms: Date.now() - began, hit: !!artifact });
+          });
       } else if (message.type === 'precompiled-store' && cache) {
         void cache.store(message.label, messageBytes(message.module), messageBytes(message.artifact));
       }
