@@ -655,7 +655,7 @@ export class MockContainerd {
  * the container's own mount namespace, the cgroup `/<namespace>/<id>`), with the shared rootfs
  * as `root.path` instead of a snapshot.
  */
-export function ociSpec(runtime: MockRuntime, namespace: string, id: string): Record<string, unknown> {
+export function ociSpec(runtime: Pick<MockRuntime, 'rootfs' | 'args'>, namespace: string, id: string): Record<string, unknown> {
   const caps = [
     'CAP_CHOWN',
     'CAP_DAC_OVERRIDE',

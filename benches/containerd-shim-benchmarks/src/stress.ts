@@ -4,10 +4,12 @@
  * the result per runtime is the median of the rounds, with its ratio to runc's.
  *
  *   node dist/stress.js [--tasks N] [--parallel M] [--rounds R] [--runtimes runc,v8,…]
- *                       [--mock] [--timeout MS] [--verbose] [--out stress.json] [--json-output upstream.json]
+ *                       [--mock | --ctr] [--timeout MS] [--verbose] [--out stress.json] [--json-output upstream.json]
  *
  * Two modes:
- * - containerd (the default): each task is a `ctr run --rm` through a private containerd.
+ * - containerd (the default): each task goes through a private containerd's task API (gRPC), as
+ *   upstream's stress test drives it: container and task created, started, waited for, deleted;
+ *   with `--ctr`, each task is a `ctr run --rm` instead (a Go client process per task).
  * - `--mock`: no containerd; the tool plays its part (see mock_containerd.ts): the shim binary's
  *   `start` and `delete`, the task API over ttrpc, and the Events endpoint the shims publish to.
  *   runc runs through containerd's own runc shim (`containerd-shim-runc-v2`) the same way. Tasks
@@ -18,13 +20,30 @@
  * (`[{ name, unit, value, extra }]`, for benchmark dashboards).
  */
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 
 import type { EventSummary, MockRuntime, Phase, TaskOutcome } from './mock_containerd.js';
-import { MockContainerd, mountsUnder, PHASES } from './mock_containerd.js';
+import {
+  ClientCreateTaskRequest,
+  ClientCreateTaskResponse,
+  ClientDeleteTaskRequest,
+  ClientDeleteTaskResponse,
+  ClientStartRequest,
+  ClientStartResponse,
+  ClientWaitRequest,
+  ClientWaitResponse,
+  ContainerdGrpc,
+  CreateContainerRequest,
+  CreateContainerResponse,
+  DeleteContainerEmpty,
+  DeleteContainerRequest,
+} from '@runwasi/containerd-shim-wasm/sandbox';
+
+import { MockContainerd, mountsUnder, ociSpec, PHASES } from './mock_containerd.js';
+import type { BenchEnv, Runtime } from './setup.js';
 import { ENGINES, makeRootfsDirs, median, REPO, setUp } from './setup.js';
 
 /** Every runtime either mode can run, runc first (it is the baseline). */
@@ -95,46 +114,100 @@ function addEvents(summary: EventSummary, into: Tally): void {
   for (const e of summary.errors) if (into.eventErrors.length < 5) into.eventErrors.push(e);
 }
 
-/** Each task a `ctr run --rm` under a private containerd. */
+/** How containerd mode drives a task: its gRPC task API (as upstream's stress test), or `ctr run --rm`. */
+type ContainerdClientKind = 'api' | 'ctr';
+
+const SPEC_TYPE_URL = 'types.containerd.io/opencontainers/runtime-spec/1/Spec';
+const CONTAINERS = 'containerd.services.containers.v1.Containers';
+const TASKS = 'containerd.services.tasks.v1.Tasks';
+
+/**
+ * One task through containerd's task API, as upstream's stress test drives it: create the
+ * container (the spec `ctr run --rootfs` would give it) and its task with stdout and stderr in
+ * files, wait, start, collect the exit status, delete the task and the container. The task must
+ * exit 0 and print `hello`.
+ */
+async function apiTask(grpc: ContainerdGrpc, namespace: string, runtime: Runtime, id: string, ioDir: string): Promise<TaskOutcome> {
+  const began = process.hrtime.bigint();
+  const since = (from: bigint): number => Number(process.hrtime.bigint() - from) / 1e6;
+  const phases: Partial<Record<Phase, number>> = {};
+  const out = join(ioDir, `${id}.out`);
+  let error: string | undefined;
+  let step = process.hrtime.bigint();
+  try {
+    const spec = ociSpec({ rootfs: runtime.rootfs, args: runtime.echoArgs }, namespace, id);
+    await grpc.unary(`${CONTAINERS}/Create`, CreateContainerRequest, CreateContainerResponse, CreateContainerRequest.fromPartial({
+      container: { id, runtime: { name: runtime.runtime }, spec: { typeUrl: SPEC_TYPE_URL, value: Buffer.from(JSON.stringify(spec)) } },
+    }));
+    try {
+      await grpc.unary(`${TASKS}/Create`, ClientCreateTaskRequest, ClientCreateTaskResponse, ClientCreateTaskRequest.fromPartial({
+        containerId: id,
+        stdout: `file://${out}`,
+        stderr: `file://${out}`,
+      }));
+      phases.create = since(step);
+      step = process.hrtime.bigint();
+      // Waiting first, as containerd's clients do, so the exit cannot be missed.
+      const waited = grpc.unary(`${TASKS}/Wait`, ClientWaitRequest, ClientWaitResponse, ClientWaitRequest.fromPartial({ containerId: id }));
+      waited.catch(() => undefined);
+      await grpc.unary(`${TASKS}/Start`, ClientStartRequest, ClientStartResponse, ClientStartRequest.fromPartial({ containerId: id }));
+      const { exitStatus } = await waited;
+      phases.run = since(step);
+      step = process.hrtime.bigint();
+      if (exitStatus !== 0) error = `exited ${exitStatus}`;
+      await grpc.unary(`${TASKS}/Delete`, ClientDeleteTaskRequest, ClientDeleteTaskResponse, ClientDeleteTaskRequest.fromPartial({ containerId: id }));
+    } finally {
+      await grpc.unary(`${CONTAINERS}/Delete`, DeleteContainerRequest, DeleteContainerEmpty, { id });
+      phases.delete = since(step);
+    }
+    const printed = readFileSync(out, 'utf8');
+    if (!error && !printed.includes('hello')) error = `stdout was ${JSON.stringify(printed)}`;
+  } catch (err) {
+    error = (err as Error).message;
+  } finally {
+    rmSync(out, { force: true });
+  }
+  return { id, ms: since(began), phases, ...(error ? { error } : {}) };
+}
+
+/** One task as `ctr run --rm` (a Go process per task, as a user at a shell would run it). */
+async function ctrTask(env: BenchEnv, runtime: Runtime, id: string): Promise<TaskOutcome> {
+  const began = process.hrtime.bigint();
+  const result = await env.containerd.ctr(['run', '--rm', '--runtime', runtime.runtime, '--rootfs', runtime.rootfs, id, ...runtime.echoArgs]);
+  const ms = Number(process.hrtime.bigint() - began) / 1e6;
+  return { id, ms, phases: {}, ...(result.code !== 0 ? { error: result.stderr.trim() || `ctr exited ${result.code}` } : {}) };
+}
+
+/** Each task through a private containerd, by its task API or by `ctr run --rm`. */
 async function containerdMode(
   names: string[],
   tasks: number,
   parallel: number,
   rounds: number,
+  client: ContainerdClientKind,
 ): Promise<Map<string, Tally>> {
   const env = await setUp('stress');
+  const grpc = new ContainerdGrpc(env.containerd.address, env.containerd.namespace);
+  const ioDir = join(env.dir, 'io');
+  mkdirSync(ioDir, { recursive: true });
   const tallies = new Map<string, Tally>();
   try {
     const runtimes = env.runtimes.filter((r) => names.includes(r.name));
+    const runTask = (runtime: Runtime, id: string): Promise<TaskOutcome> =>
+      client === 'api' ? apiTask(grpc, env.containerd.namespace, runtime, id, ioDir) : ctrTask(env, runtime, id);
+    // Not counted: each runtime's first tasks start what later tasks reuse (a shared shim daemon,
+    // page caches, compiled modules), as a first round of ctr_run warms them.
+    for (const runtime of runtimes) await runBatch(parallel, parallel, (i) => runTask(runtime, `${runtime.name}-warm-${i}`));
     for (let round = 0; round < rounds && !interrupted; round++) {
       for (const runtime of runtimes) {
-        const batch = await runBatch(tasks, parallel, async (i) => {
-          const id = `${runtime.name}-${round}-${i}`;
-          const began = process.hrtime.bigint();
-          const result = await env.containerd.ctr([
-            'run',
-            '--rm',
-            '--runtime',
-            runtime.runtime,
-            '--rootfs',
-            runtime.rootfs,
-            id,
-            ...runtime.echoArgs,
-          ]);
-          const ms = Number(process.hrtime.bigint() - began) / 1e6;
-          return {
-            id,
-            ms,
-            phases: {},
-            ...(result.code !== 0 ? { error: result.stderr.trim() || `ctr exited ${result.code}` } : {}),
-          };
-        });
+        const batch = await runBatch(tasks, parallel, (i) => runTask(runtime, `${runtime.name}-${round}-${i}`));
         const entry = tallies.get(runtime.name) ?? newTally();
         tally(batch, entry);
         tallies.set(runtime.name, entry);
       }
     }
   } finally {
+    grpc.close();
     await env.close();
   }
   if (interrupted) throw new Error('interrupted');
@@ -251,6 +324,7 @@ async function main(): Promise<void> {
       rounds: { type: 'string', default: '3' },
       runtimes: { type: 'string', default: ALL_RUNTIMES.join(',') },
       mock: { type: 'boolean', default: false },
+      ctr: { type: 'boolean', default: false },
       timeout: { type: 'string', default: '30000' },
       verbose: { type: 'boolean', default: false },
       out: { type: 'string' },
@@ -272,6 +346,7 @@ async function main(): Promise<void> {
   if (unknown.length > 0 || names.length === 0)
     throw new Error(`--runtimes takes a list of ${ALL_RUNTIMES.join(', ')}`);
   const mode = values.mock ? 'mock' : 'containerd';
+  const client: ContainerdClientKind = values.ctr ? 'ctr' : 'api';
 
   let tallies: Map<string, Tally>;
   let mockRun: MockRun | undefined;
@@ -279,9 +354,11 @@ async function main(): Promise<void> {
     mockRun = await mockMode(names, tasks, parallel, rounds, timeoutMs, values.verbose);
     tallies = mockRun.tallies;
   } else {
-    tallies = await containerdMode(names, tasks, parallel, rounds);
+    tallies = await containerdMode(names, tasks, parallel, rounds, client);
   }
 
+  // The task API mode times container+task creation, start to exit, and task+container deletion.
+  const phases: readonly Phase[] = mockRun ? PHASES : ['create', 'run', 'delete'];
   const runcTps = tallies.has('runc') ? median(tallies.get('runc')!.tps) : NaN;
   const results = [...tallies.entries()].map(([name, t]) => ({
     runtime: name,
@@ -294,13 +371,10 @@ async function main(): Promise<void> {
     tasks_per_second_rounds: t.tps.map((v) => Number(v.toFixed(1))),
     task_ms_median: Math.round(median(t.taskMs)),
     ...(t.errors.length > 0 ? { errors: t.errors } : {}),
-    ...(mockRun
-      ? {
-          phase_ms_median: Object.fromEntries(PHASES.map((p) => [p, Math.round(median(t.phaseMs[p]))])),
-          events: t.events,
-          event_errors: t.eventErrors,
-        }
+    ...(mockRun || client === 'api'
+      ? { phase_ms_median: Object.fromEntries(phases.map((p) => [p, Math.round(median(t.phaseMs[p]))])) }
       : {}),
+    ...(mockRun ? { events: t.events, event_errors: t.eventErrors } : {}),
   }));
   console.log(`${mode} mode`);
   console.log(
@@ -312,11 +386,11 @@ async function main(): Promise<void> {
       `| ${r.runtime} | ${tasks} × ${rounds} | ${parallel} | ${r.failures} | ${r.tasks_per_second} | ${r.ratio_to_runc ?? '–'} | ${r.task_ms_median} |`,
     );
   }
-  if (mockRun) {
-    console.log(`\n| runtime | ${PHASES.join(' ms | ')} ms (medians) |`);
-    console.log(`|---|${PHASES.map(() => '---|').join('')}`);
+  if (mockRun || client === 'api') {
+    console.log(`\n| runtime | ${phases.join(' ms | ')} ms (medians) |`);
+    console.log(`|---|${phases.map(() => '---|').join('')}`);
     for (const r of results)
-      console.log(`| ${r.runtime} | ${PHASES.map((p) => r.phase_ms_median?.[p]).join(' | ')} |`);
+      console.log(`| ${r.runtime} | ${phases.map((p) => r.phase_ms_median?.[p]).join(' | ')} |`);
   }
   for (const r of results)
     for (const e of [...(r.errors ?? []), ...(r.event_errors ?? [])]) console.error(`${r.runtime}: ${e}`);

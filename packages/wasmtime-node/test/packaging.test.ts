@@ -8,7 +8,7 @@ import { join } from 'node:path';
 const PKG = join(__dirname, '..');
 
 describe('platform packages', () => {
-  it('declares os, cpu and libc for every Linux target, each shipping only its addon', () => {
+  it('declares os, cpu and libc for every Linux target, each shipping only its addon and container process', () => {
     const triples = readdirSync(join(PKG, 'npm')).sort();
     expect(triples).toEqual(['linux-arm64-gnu', 'linux-arm64-musl', 'linux-x64-gnu', 'linux-x64-musl']);
     for (const triple of triples) {
@@ -20,7 +20,7 @@ describe('platform packages', () => {
         cpu: [cpu],
         libc: [abi === 'gnu' ? 'glibc' : 'musl'],
         main: `wasmtime-node.${triple}.node`,
-        files: [`wasmtime-node.${triple}.node`],
+        files: [`wasmtime-node.${triple}.node`, `runwasi-wasmtime-executor.${triple}`],
       });
     }
   });
@@ -40,7 +40,7 @@ describe('platform packages', () => {
         '@runwasi/wasmtime-node-linux-x64-gnu': manifest.version,
         '@runwasi/wasmtime-node-linux-x64-musl': manifest.version,
       });
-      expect(manifest.files).toEqual(['native/index.js', 'native/index.d.ts']);
+      expect(manifest.files).toEqual(['native/index.js', 'native/index.d.ts', 'native/executor.js', 'native/executor.d.ts']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

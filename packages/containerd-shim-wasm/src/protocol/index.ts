@@ -84,6 +84,16 @@ export {
 } from '../gen/containerd/services/containers/v1/containers.js';
 export { GetImageRequest, GetImageResponse } from '../gen/containerd/services/images/v1/images.js';
 export {
+  CreateTaskRequest as ClientCreateTaskRequest,
+  CreateTaskResponse as ClientCreateTaskResponse,
+  DeleteResponse as ClientDeleteTaskResponse,
+  DeleteTaskRequest as ClientDeleteTaskRequest,
+  StartRequest as ClientStartRequest,
+  StartResponse as ClientStartResponse,
+  WaitRequest as ClientWaitRequest,
+  WaitResponse as ClientWaitResponse,
+} from '../gen/containerd/services/tasks/v1/tasks.js';
+export {
   InfoRequest as ContentInfoRequest,
   InfoResponse as ContentInfoResponse,
   ReadContentRequest,

@@ -29,7 +29,17 @@ export { PrecompiledCache, precompiledLease } from '../containerd/precompiled.js
 export { blobDigest, PRECOMPILED_LABEL_PREFIX, precompiledLabel } from '../container/precompile.js';
 export type { GrpcCallOptions } from '../containerd/grpc.js';
 export { ContainerdGrpc } from '../containerd/grpc.js';
-export { Container, CreateContainerRequest, CreateContainerResponse } from '../protocol/index.js';
+export { Container, CreateContainerRequest, CreateContainerResponse, DeleteContainerEmpty, DeleteContainerRequest } from '../protocol/index.js';
+export {
+  ClientCreateTaskRequest,
+  ClientCreateTaskResponse,
+  ClientDeleteTaskRequest,
+  ClientDeleteTaskResponse,
+  ClientStartRequest,
+  ClientStartResponse,
+  ClientWaitRequest,
+  ClientWaitResponse,
+} from '../protocol/index.js';
 export type { ActiveSpan, SpanContext } from './otel.js';
 export { parseTraceparent, Tracer } from './otel.js';
 export { ExportTraceServiceRequest } from '../protocol/index.js';
