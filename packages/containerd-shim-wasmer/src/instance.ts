@@ -2,6 +2,9 @@
  * The Wasmer engine: runs WASI preview1 modules on Wasmer (Cranelift) and wasmer-wasix through
  * `@runwasi/wasmer-node`.
  *
+ * Containers run in `runwasi-wasmer-executor`, the package's native container process, when it
+ * is there (see `nativeExecutor`); in a Node container process otherwise, as follows.
+ *
  * The guest runs on a thread of libuv's pool (the native `WasiRunner.runAsync`), so the main
  * thread keeps handling the signals that end the container process, without the memory of a
  * worker thread's own JS engine. The native addon loads in `load()`, before the process changes
@@ -15,8 +18,12 @@
  * process ends at once with the same status through `_exit(2)`.
  */
 import type * as WasmerNode from '@runwasi/wasmer-node';
-import type { Engine, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
+import type * as WasmerExecutor from '@runwasi/wasmer-node/executor';
+import type { Engine, NativeExecutor, RuntimeContext, Stdio } from '@runwasi/containerd-shim-wasm';
 import { envToObject, fromAddonError, readModule, ShimError } from '@runwasi/containerd-shim-wasm';
+
+/** The native container process's settings (JSON), read by `runwasi-wasmer-executor`. */
+const EXECUTOR_SETTINGS_ENV = 'RUNWASI_WASMER_EXECUTOR_SETTINGS';
 
 /** Options of {@link WasmerEngine}. */
 export interface WasmerEngineOptions {
@@ -50,6 +57,19 @@ export class WasmerEngine implements Engine {
     }
     this.#native = native;
     process.on('exit', (code) => this.#stopGuest(code));
+  }
+
+  /**
+   * `runwasi-wasmer-executor`, the native container process of `@runwasi/wasmer-node`: every
+   * container runs in it when the package has the binary (the Node container process otherwise).
+   */
+  nativeExecutor(): NativeExecutor | undefined {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { executorPath } = require('@runwasi/wasmer-node/executor') as typeof WasmerExecutor;
+    const file = executorPath();
+    if (!file) return undefined;
+    const settings = this.#options.memoryLimitBytes === undefined ? {} : { memoryLimitBytes: this.#options.memoryLimitBytes };
+    return { file, env: { [EXECUTOR_SETTINGS_ENV]: JSON.stringify(settings) } };
   }
 
   /** Checks that the module exists and compiles; the compiled module is kept for `runWasi`. */
