@@ -199,7 +199,9 @@ async function containerdMode(
     // page caches, compiled modules), as a first round of ctr_run warms them.
     for (const runtime of runtimes) await runBatch(parallel, parallel, (i) => runTask(runtime, `${runtime.name}-warm-${i}`));
     for (let round = 0; round < rounds && !interrupted; round++) {
-      for (const runtime of runtimes) {
+      // Each round starts with another runtime, so none always runs right after the same one.
+      const order = runtimes.map((_, k) => runtimes[(k + round) % runtimes.length]!);
+      for (const runtime of order) {
         const batch = await runBatch(tasks, parallel, (i) => runTask(runtime, `${runtime.name}-${round}-${i}`));
         const entry = tallies.get(runtime.name) ?? newTally();
         tally(batch, entry);

@@ -66,6 +66,9 @@ export interface ExpectOptions {
   readonly failedCode: ShimErrorCode;
 }
 
+/** How long an exited container process's last messages may take to arrive. */
+const EXIT_DRAIN_MS = 500;
+
 /**
  * Waits for the container process's `type` message and resolves `pick(message)`; rejects on its
  * `failed` report, its exit, or the timeout.
@@ -94,8 +97,19 @@ export function expectMessage<T extends FromExecutor['type'], R>(
       }
     };
     const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-      cleanup();
-      reject(internal(`the container process exited during its ${options.phase} (${signal ?? `code ${code}`})`));
+      // Node may report the exit before the last messages of the channel (a `failed` sent just
+      // before exiting); those come before the channel's `disconnect`, so wait for it, briefly.
+      const exited = (): void => {
+        cleanup();
+        reject(internal(`the container process exited during its ${options.phase} (${signal ?? `code ${code}`})`));
+      };
+      if (!child.connected) return exited();
+      const drain = setTimeout(exited, EXIT_DRAIN_MS);
+      child.once('disconnect', () => {
+        clearTimeout(drain);
+        // A message that arrived meanwhile has settled the promise already.
+        setImmediate(exited);
+      });
     };
     const cleanup = (): void => {
       clearTimeout(timer);
