@@ -40,15 +40,26 @@ done
 if [ "$runwasi_action" = start ] && [ "${RUNWASI_GROUPING:-namespace}" = namespace ] \
   && [ -n "$runwasi_namespace" ] && [ -n "$runwasi_id" ] && [ -c /dev/stdin ]; then
   # stdin is /dev/null: no runtime options and no containerd 2.3 bootstrap parameters to read.
-  runwasi_hash=$(printf '%s' "$runwasi_address/$runwasi_namespace/runwasi-$RUNWASI_ENGINE" | sha256sum)
-  runwasi_hash=${runwasi_hash%% *}
-  runwasi_socket=/run/containerd/s/$runwasi_hash
-  # The pid file names a live daemon of this engine and namespace (a recycled pid would not carry
-  # its title). `read` fails at an end of file without newline yet still sets the variable.
+  # Nothing may reach stdout or stderr but the address: containerd reads both as the answer.
   runwasi_pid=
   runwasi_title=
-  # Nothing may reach stdout or stderr but the address: containerd reads both as the answer.
-  [ -S "$runwasi_socket" ] && { read -r runwasi_pid < "/run/containerd/runwasi/daemons/$runwasi_hash"; } 2>/dev/null
+  runwasi_noted=
+  runwasi_socket=
+  # The daemon's note by engine and namespace: its containerd address, socket and pid, found
+  # without hashing (sha256sum is a process start on containerd's critical path).
+  { { read -r runwasi_noted; read -r runwasi_socket; read -r runwasi_pid; } \
+    < "/run/containerd/runwasi/daemons/$RUNWASI_ENGINE@$runwasi_namespace"; } 2>/dev/null
+  if [ "$runwasi_noted" != "$runwasi_address" ]; then
+    # None, or one of another containerd with a namespace of the same name: the socket's name.
+    runwasi_hash=$(printf '%s' "$runwasi_address/$runwasi_namespace/runwasi-$RUNWASI_ENGINE" | sha256sum)
+    runwasi_hash=${runwasi_hash%% *}
+    runwasi_socket=/run/containerd/s/$runwasi_hash
+    runwasi_pid=
+    # The pid file names a live daemon of this engine and namespace (a recycled pid would not
+    # carry its title). `read` fails at an end of file without newline yet still sets the variable.
+    [ -S "$runwasi_socket" ] && { read -r runwasi_pid < "/run/containerd/runwasi/daemons/$runwasi_hash"; } 2>/dev/null
+  fi
+  [ -S "$runwasi_socket" ] || runwasi_pid=
   [ -n "$runwasi_pid" ] && { read -r runwasi_title < "/proc/$runwasi_pid/cmdline"; } 2>/dev/null
   if [ -n "$runwasi_title" ]; then
     case "$runwasi_title" in

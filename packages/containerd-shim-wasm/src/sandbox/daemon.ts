@@ -7,8 +7,8 @@
  * nor a Node start-up. While idle it first stops advertising itself (the pid file the fast `start`
  * path checks), then leaves once no new connection arrived during a grace period.
  */
-import { mkdirSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 
 import type { WasmLayer } from '../container/context.js';
 import type { Engine } from '../container/engine.js';
@@ -22,7 +22,7 @@ import { ExecutorPool, ExecutorProcess, UnsupportedWorkload } from '../sys/unix/
 import { LinuxInstance } from '../sys/unix/container/instance.js';
 import { RuncInstance } from '../sys/unix/container/runc.js';
 import { isMountPoint, mountAll, unmountAll } from '../sys/unix/mount.js';
-import { DAEMON_DIR } from '../sys/unix/paths.js';
+import { DAEMON_DIR, INSTALLS_DIR } from '../sys/unix/paths.js';
 import { holdOutputFifos } from '../sys/unix/stdio.js';
 import { TtrpcServer } from '../ttrpc/server.js';
 import { describeError } from './error.js';
@@ -55,6 +55,37 @@ function nativeExecutorCommand(engine: Engine, logger: Logger): ExecutorCommand 
   } catch (err) {
     logger.log('warn', 'the engine\'s native container process is not usable; containers run in Node', { error: describeError(err) });
     return undefined;
+  }
+}
+
+function readText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Notes where this install's engine bin, launcher and Node entry are (see `INSTALLS_DIR`), when the
+ * engine has the shell bin of the built-in shims beside its entry (`<package>/bin/`).
+ */
+function noteInstall(engineName: string, logger: Logger): void {
+  const main = process.argv[1];
+  if (!main) return;
+  const bin = resolve(dirname(main), '..', 'bin', `containerd-shim-${engineName}-v1`);
+  const launcher = resolve(__dirname, '..', '..', 'bin', 'launcher.sh');
+  try {
+    if (!existsSync(bin) || !existsSync(launcher)) return;
+    mkdirSync(INSTALLS_DIR, { recursive: true, mode: 0o700 });
+    const note = join(INSTALLS_DIR, engineName);
+    const text = `${realpathSync(bin)}\n${launcher}\n${resolve(main)}\n`;
+    if (readText(note) === text) return;
+    // Written aside and renamed: a bin reading the note sees the old one or the new one, whole.
+    writeFileSync(`${note}.${process.pid}`, text, { mode: 0o600 });
+    renameSync(`${note}.${process.pid}`, note);
+  } catch (err) {
+    logger.log('debug', 'cannot note where this install is', { error: describeError(err) });
   }
 }
 
@@ -137,12 +168,20 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
   if (native) logger.log('debug', 'containers run in the engine\'s native process', { file: native.file });
   const pool = new ExecutorPool(native ?? executor, logger, settings.spareExecutors);
   const pidFile = join(DAEMON_DIR, basename(flags.socket));
+  const namedFile = join(DAEMON_DIR, `${engine.name}@${flags.namespace}`);
+  const named = `${flags.address}\n${flags.socket}\n${process.pid}\n`;
 
   const advertise = (): void => {
     mkdirSync(dirname(pidFile), { recursive: true, mode: 0o700 });
     writeFileSync(pidFile, String(process.pid));
+    writeFileSync(namedFile, named, { mode: 0o600 });
   };
-  const unadvertise = (): void => rmSync(pidFile, { force: true });
+  const unadvertise = (): void => {
+    rmSync(pidFile, { force: true });
+    // Another daemon of the namespace (under another containerd) may have noted itself since.
+    if (readText(namedFile) === named) rmSync(namedFile, { force: true });
+  };
+  noteInstall(engine.name, logger);
 
   let exiting = false;
   const exit = async (code: number): Promise<void> => {
@@ -227,6 +266,8 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
     onShutdown: idle,
     createInstance: async (req) => {
       const namespaces = req.spec.linux?.namespaces;
+      // Asked from containerd while the rootfs is mounted and the cgroup made; never rejects.
+      const layers = imageLayers(req.id, req.logger);
       const create = async (takeExecutor: () => ExecutorProcess): Promise<LinuxInstance | RuncInstance> => {
         // The rootfs is mounted first: whether the container is wasm or native depends on its files.
         const rootfs = rootfsPath(req.bundle, req.spec);
@@ -242,7 +283,7 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
           }
           return await LinuxInstance.create({
             ...req,
-            layers: await imageLayers(req.id, req.logger),
+            layers,
             rootfsMounted: mounted,
             executor: takeExecutor(),
             logLevel: settings.logLevel,

@@ -112,7 +112,7 @@ export class TaskService {
   /** Ids being created, so a concurrent duplicate `Create` fails instead of racing. */
   readonly #creating = new Set<string>();
   /** Ids being deleted: no longer found by other calls, but still held (and not re-creatable). */
-  readonly #deleting = new Set<string>();
+  readonly #deleting = new Map<string, Promise<DeleteResponse>>();
 
   constructor(private readonly options: TaskServiceOptions) {}
 
@@ -297,31 +297,41 @@ export class TaskService {
 
   /** Deletes a stopped (or never started) container and releases all it holds. */
   async delete(req: DeleteRequest): Promise<DeleteResponse> {
+    // A Delete of a container already being deleted gets the same answer once that one is done:
+    // containerd drops the shim's connection on a failed Delete, which would lose the first
+    // Delete's answer.
+    const inFlight = this.#deleting.get(req.id);
+    if (inFlight && !req.execId) return inFlight;
     const container = this.#get(req.id, req.execId);
     const { instance } = container;
     if (instance.status === 'running' || instance.status === 'paused') throw failedPrecondition(`cannot delete a running process (container ${req.id})`);
-    // Gone before the await, so a concurrent Delete of the same container answers NOT_FOUND
-    // instead of deleting it (publishing TaskDelete, closing its log fd) a second time.
+    // Gone before the await, so a concurrent Delete of the same container never deletes it
+    // (publishing TaskDelete, closing its log fd) a second time.
     this.#containers.delete(req.id);
-    this.#deleting.add(req.id);
+    const deleting = (async (): Promise<DeleteResponse> => {
+      try {
+        await instance.delete();
+      } catch (err) {
+        this.#containers.set(req.id, container);
+        throw err;
+      }
+      const exit = instance.exit;
+      const response: DeleteResponse = {
+        pid: instance.pid,
+        exitStatus: exit?.status ?? 0,
+        exitedAt: toTimestamp(exit?.exitedAt),
+      };
+      this.#publish(taskEvent('TaskDelete', TaskDelete, { containerId: req.id, id: '', ...response }));
+      container.log.logger.log('info', 'container deleted');
+      container.log.close();
+      return response;
+    })();
+    this.#deleting.set(req.id, deleting);
     try {
-      await instance.delete();
-    } catch (err) {
-      this.#containers.set(req.id, container);
-      throw err;
+      return await deleting;
     } finally {
       this.#deleting.delete(req.id);
     }
-    const exit = instance.exit;
-    const response: DeleteResponse = {
-      pid: instance.pid,
-      exitStatus: exit?.status ?? 0,
-      exitedAt: toTimestamp(exit?.exitedAt),
-    };
-    this.#publish(taskEvent('TaskDelete', TaskDelete, { containerId: req.id, id: '', ...response }));
-    container.log.logger.log('info', 'container deleted');
-    container.log.close();
-    return response;
   }
 
   /** Tells containerd this daemon's pid and the container's. */

@@ -109,6 +109,27 @@ describe('bin/launcher.sh', () => {
       expect(nodeCall()).toBeUndefined();
     });
 
+    gate(`answers start from the daemon's note by engine and namespace, without hashing${why}`, () => {
+      // The note names a socket the hashed name would not find: only the note can lead there.
+      const noted = join('/run/containerd/s', `launcher-note-${process.pid}`);
+      const note = join('/run/containerd/runwasi/daemons', `test@${namespace}`);
+      rmSync(pidFile, { force: true });
+      spawnSync('ln', ['-s', socketPath, noted]);
+      try {
+        writeFileSync(note, `${address}\n${noted}\n${daemon!.pid}\n`);
+        const result = start();
+        expect(result.stdout.toString()).toBe(`unix://${noted}`);
+        expect(result.stderr.toString()).toBe('');
+        expect(nodeCall()).toBeUndefined();
+        // A note of another containerd (the same namespace name at another address) is not used.
+        writeFileSync(note, `/another-containerd.sock\n${noted}\n${daemon!.pid}\n`);
+        expect(start().stdout.toString()).toBe('from-node\n');
+      } finally {
+        rmSync(note, { force: true });
+        rmSync(noted, { force: true });
+      }
+    });
+
     gate(`hands start to node, printing nothing itself, when <bundle>/address cannot be written${why}`, () => {
       const bundle = join(dir, 'ro-bundle');
       mkdirSync(bundle);
@@ -123,6 +144,39 @@ describe('bin/launcher.sh', () => {
       } finally {
         spawnSync('umount', [bundle]);
       }
+    });
+  });
+
+  describe("an engine's bin and its install note", () => {
+    const isRoot = process.getuid?.() === 0;
+    const gate = isRoot ? it : it.skip;
+    const why = isRoot ? '' : ' (skipped: needs root to use /run/containerd)';
+    const ENGINE_BIN = join(__dirname, '..', '..', '..', 'containerd-shim-wasmtime', 'bin', 'containerd-shim-wasmtime-v1');
+    const engine = `launchertest${process.pid}`;
+    const note = join('/run/containerd/runwasi/installs', engine);
+
+    afterEach(() => rmSync(note, { force: true }));
+
+    gate(`sources the noted launcher when the note names the bin, and finds the core itself otherwise${why}`, () => {
+      // An install with no core package in reach: only the note can lead to a launcher.
+      const pkgBin = join(dir, 'pkg', 'bin');
+      mkdirSync(pkgBin, { recursive: true });
+      const realBin = join(pkgBin, `containerd-shim-${engine}-v1`);
+      writeFileSync(realBin, readFileSync(ENGINE_BIN, 'utf8').replace('RUNWASI_ENGINE=wasmtime', `RUNWASI_ENGINE=${engine}`));
+      chmodSync(realBin, 0o755);
+      const link = join(dir, `containerd-shim-${engine}-v1`);
+      spawnSync('ln', ['-s', realBin, link]);
+      const launcher = join(dir, 'noted-launcher.sh');
+      writeFileSync(launcher, 'echo "noted launcher: $RUNWASI_MAIN $*"\n');
+      mkdirSync('/run/containerd/runwasi/installs', { recursive: true, mode: 0o700 });
+      writeFileSync(note, `${realBin}\n${launcher}\n/noted/main.js\n`);
+      const viaLink = spawnSync(link, ['-v'], { encoding: 'utf8' });
+      expect(viaLink.stdout).toBe('noted launcher: /noted/main.js -v\n');
+      // A note for another file (an install elsewhere) is not trusted.
+      writeFileSync(note, `${ENGINE_BIN}\n${launcher}\n/noted/main.js\n`);
+      const elsewhere = spawnSync(link, ['-v'], { encoding: 'utf8' });
+      expect(elsewhere.stdout).toBe('');
+      expect(elsewhere.stderr).toMatch(/@runwasi\/containerd-shim-wasm not found/);
     });
   });
 });

@@ -173,6 +173,18 @@ describe(TaskService, () => {
     await expect(service.state({ id: 'c1', execId: '' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
   });
 
+  it('answers a Delete that races another with the same answer, deleting once', async () => {
+    await service.create(createRequest('c1'));
+    await service.start({ id: 'c1', execId: '' });
+    instances[0]!.finish(3);
+    const [first, second] = await Promise.all([service.delete({ id: 'c1', execId: '' }), service.delete({ id: 'c1', execId: '' })]);
+    expect(first).toMatchObject({ pid: 1000, exitStatus: 3 });
+    expect(second).toEqual(first);
+    expect(publisher.topics().filter((t) => t === '/tasks/delete')).toHaveLength(1);
+    // Once it is done, the container is gone.
+    await expect(service.delete({ id: 'c1', execId: '' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+  });
+
   it('publishes no event for a container whose Create failed, even if its process exited', async () => {
     const failing = new TaskService({
       logger: silentLogger,

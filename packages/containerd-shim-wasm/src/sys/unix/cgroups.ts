@@ -6,8 +6,8 @@
  * Only the cgroupfs layout is written; a systemd-style path (`slice:prefix:name`) is translated to
  * the directory systemd would use, without registering a scope with systemd.
  */
-import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdir, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { CgroupV1Metrics as MetricsV1, CgroupV2Metrics as MetricsV2, encodeMessage } from '../../protocol/index.js';
@@ -104,17 +104,20 @@ export class Cgroup {
     private readonly root: string,
   ) {}
 
-  /** Creates (or reuses) the cgroup for `cgroupsPath`. */
-  static create(cgroupsPath: string, root = CGROUP_ROOT): Cgroup {
+  /**
+   * Creates (or reuses) the cgroup for `cgroupsPath`. Asynchronous: a cgroup `mkdir` waits for the
+   * kernel's cgroup lock, which another container's first cgroup move may hold through an RCU
+   * grace period; the shim's event loop serves other containers meanwhile.
+   */
+  static async create(cgroupsPath: string, root = CGROUP_ROOT): Promise<Cgroup> {
     const cgroup = new Cgroup(cgroupVersion(root), cgroupRelativePath(cgroupsPath), root);
     try {
       if (cgroup.version === 2) {
         cgroup.#enableV2Controllers();
-        mkdirSync(cgroup.dir(), { recursive: true });
+        await mkdir(cgroup.dir(), { recursive: true });
       } else {
-        for (const controller of V1_CONTROLLERS) {
-          if (existsSync(join(root, controller))) mkdirSync(cgroup.dir(controller), { recursive: true });
-        }
+        const controllers = V1_CONTROLLERS.filter((controller) => existsSync(join(root, controller)));
+        await Promise.all(controllers.map((controller) => mkdir(cgroup.dir(controller), { recursive: true })));
       }
     } catch (err) {
       throw internal(`cannot create cgroup ${cgroup.path}`, err);
@@ -346,7 +349,8 @@ export class Cgroup {
     for (const dir of dirs) {
       for (let attempt = 0; ; attempt++) {
         try {
-          if (existsSync(dir)) rmdirSync(dir);
+          // Asynchronous for the same reason as `create`: the kernel's cgroup lock.
+          if (existsSync(dir)) await rmdir(dir);
           break;
         } catch (err) {
           if (attempt >= 50) {

@@ -43,8 +43,11 @@ export interface LinuxInstanceOptions {
   stderr: string;
   /** The container process, started for this container or taken from a pool. */
   executor: ExecutorProcess;
-  /** Wasm layers of the image to run instead of a module file of the rootfs. */
-  layers?: WasmLayer[];
+  /**
+   * Wasm layers of the image to run instead of a module file of the rootfs; a promise lets the
+   * caller look them up while the cgroup and the container process are set up.
+   */
+  layers?: WasmLayer[] | Promise<WasmLayer[]>;
   logger: Logger;
   logLevel: LogLevel;
   /** Called once when the process exits. */
@@ -148,7 +151,7 @@ export class LinuxInstance implements Instance {
     }
     try {
       if (spec.linux?.cgroupsPath) {
-        cgroup = Cgroup.create(spec.linux.cgroupsPath);
+        cgroup = await Cgroup.create(spec.linux.cgroupsPath);
         cgroup.apply(spec.linux.resources as LinuxResources | undefined);
       }
     } catch (err) {
@@ -176,6 +179,8 @@ export class LinuxInstance implements Instance {
         joinedAt = Date.now();
       });
       const proc = spec.process ?? {};
+      joined.catch(() => undefined); // awaited below, after the layers
+      const layers = (await options.layers) ?? [];
       instance.#send({
         type: 'prepare',
         id: options.id,
@@ -186,7 +191,7 @@ export class LinuxInstance implements Instance {
         stdout: options.stdout,
         stderr: options.stderr,
         logLevel: options.logLevel,
-        layers: options.layers ?? [],
+        layers,
         memoryLimitBytes: specMemoryLimit(spec.linux?.resources),
       });
       let preparedAt = readyAt;
