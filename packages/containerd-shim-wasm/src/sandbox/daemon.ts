@@ -7,7 +7,7 @@
  * nor a Node start-up. While idle it first stops advertising itself (the pid file the fast `start`
  * path checks), then leaves once no new connection arrived during a grace period.
  */
-import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, realpathSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 
 import type { WasmLayer } from '../container/context.js';
@@ -21,6 +21,7 @@ import type { ExecutorCommand } from '../sys/unix/container/executor_process.js'
 import { ExecutorPool, ExecutorProcess, UnsupportedWorkload } from '../sys/unix/container/executor_process.js';
 import { LinuxInstance } from '../sys/unix/container/instance.js';
 import { RuncInstance } from '../sys/unix/container/runc.js';
+import { readText } from '../sys/unix/files.js';
 import { isMountPoint, mountAll, unmountAll } from '../sys/unix/mount.js';
 import { DAEMON_DIR, INSTALLS_DIR } from '../sys/unix/paths.js';
 import { holdOutputFifos } from '../sys/unix/stdio.js';
@@ -54,14 +55,6 @@ function nativeExecutorCommand(engine: Engine, logger: Logger): ExecutorCommand 
     return { file: native.file, args: [...(native.args ?? [])], env: { ...native.env }, protocol: 'json' };
   } catch (err) {
     logger.log('warn', 'the engine\'s native container process is not usable; containers run in Node', { error: describeError(err) });
-    return undefined;
-  }
-}
-
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
     return undefined;
   }
 }

@@ -297,11 +297,11 @@ export class TaskService {
 
   /** Deletes a stopped (or never started) container and releases all it holds. */
   async delete(req: DeleteRequest): Promise<DeleteResponse> {
-    // A Delete of a container already being deleted gets the same answer once that one is done:
-    // containerd drops the shim's connection on a failed Delete, which would lose the first
-    // Delete's answer.
+    // A Delete of a container already being deleted waits for that one, then answers as after it
+    // (NOT_FOUND once it is gone): containerd drops the shim's connection on a failed Delete, so
+    // answering first would lose the first Delete's answer.
     const inFlight = this.#deleting.get(req.id);
-    if (inFlight && !req.execId) return inFlight;
+    if (inFlight) await inFlight.catch(() => undefined);
     const container = this.#get(req.id, req.execId);
     const { instance } = container;
     if (instance.status === 'running' || instance.status === 'paused') throw failedPrecondition(`cannot delete a running process (container ${req.id})`);

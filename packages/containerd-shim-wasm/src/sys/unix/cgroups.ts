@@ -6,12 +6,13 @@
  * Only the cgroupfs layout is written; a systemd-style path (`slice:prefix:name`) is translated to
  * the directory systemd would use, without registering a scope with systemd.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { mkdir, rmdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
 import { CgroupV1Metrics as MetricsV1, CgroupV2Metrics as MetricsV2, encodeMessage } from '../../protocol/index.js';
 import { internal, invalidArgument, ShimError } from '../../sandbox/error.js';
+import { readText } from './files.js';
 
 /** Root of the cgroup filesystems. */
 export const CGROUP_ROOT = '/sys/fs/cgroup';
@@ -54,14 +55,6 @@ export function cgroupRelativePath(cgroupsPath: string): string {
   const path = cgroupsPath.startsWith('/') ? cgroupsPath : `/${cgroupsPath}`;
   if (path.split('/').includes('..')) throw invalidArgument(`cgroupsPath ${cgroupsPath} must not contain ..`);
   return path;
-}
-
-function readText(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
 }
 
 function readNumber(path: string): number {
