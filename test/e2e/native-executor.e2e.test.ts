@@ -44,6 +44,13 @@ describe.each([
     try {
       const pid = Number((await containerd.ctrOk(['task', 'ls'])).match(new RegExp(`${id}\\s+(\\d+)`))?.[1]);
       expect(pid).toBeGreaterThan(0);
+      // In its own cgroup in every hierarchy, whether it joined by itself (native, cgroup v1) or
+      // was moved by the shim.
+      const lines = readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n');
+      const v1 = lines.filter((l) => /^\d+:(pids|memory|cpu,cpuacct|freezer|blkio):/.test(l));
+      const cgroups = v1.length > 0 ? v1 : lines.filter((l) => l.startsWith('0::'));
+      expect(cgroups.length).toBeGreaterThan(0);
+      for (const line of cgroups) expect(line).toMatch(new RegExp(`:/${containerd.namespace}/${id}$`));
       const program = basename(readlinkSync(`/proc/${pid}/exe`));
       const expected = native ? NATIVE[engine] : undefined;
       if (expected) {

@@ -5,7 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 import { GuestFiles, testModule } from '@runwasi/containerd-shim-wasm-test';
@@ -169,6 +169,33 @@ describeAsRoot(`a container (skipped unless root: the executor changes its root)
     expect(executor.messages.map((m) => m.type)).not.toContain('precompiled-lookup');
     executor.send({ type: 'start' });
     expect(await executor.next('exit')).toEqual({ type: 'exit', status: 0 });
+  });
+
+  const pids = '/sys/fs/cgroup/pids';
+  const v1 = existsSync(join(pids, 'tasks'));
+  (v1 ? it : it.skip)(`joins the cgroup whose v1 tasks files it is given, by itself, and says so${v1 ? '' : ' (skipped: no cgroup v1 pids hierarchy here)'}`, async () => {
+    const cgroup = join(pids, `runwasi-executor-test-${process.pid}`);
+    mkdirSync(cgroup);
+    try {
+      writeFileSync(join(rootfs, 'hello.wasm'), testModule('hello_world'));
+      const executor = start({ precompile: false });
+      await executor.next('ready');
+      executor.send(prepareMessage(['/hello.wasm'], { cgroupTasks: [join(cgroup, 'tasks')] }));
+      expect(await executor.next('prepared')).toEqual({ type: 'prepared', joinedCgroup: true });
+      const line = readFileSync(`/proc/${executor.child.pid}/cgroup`, 'utf8').split('\n').find((l) => /^\d+:pids:/.test(l));
+      expect(line).toBe(`${line!.split(':')[0]}:pids:/runwasi-executor-test-${process.pid}`);
+      // A tasks file it cannot write: it says it did not join, and the shim moves it instead.
+      const other = start({ precompile: false });
+      await other.next('ready');
+      other.send(prepareMessage(['/hello.wasm'], { cgroupTasks: [join(cgroup, 'no-such-file')] }));
+      expect(await other.next('prepared')).toEqual({ type: 'prepared', joinedCgroup: false });
+    } finally {
+      for (const executor of started.splice(0)) {
+        executor.child.kill('SIGKILL');
+        await executor.exited;
+      }
+      rmdirSync(cgroup);
+    }
   });
 
   it('says what is wrong with the module', async () => {

@@ -7,10 +7,11 @@
 //! bytes as base64 text:
 //!
 //! 1. → `ready {pid}` once the engine exists (or `failed {code, message}`);
-//! 2. ← `prepare {rootfs, process, stdout, stderr, layers, memoryLimitBytes}`: the container's
+//! 2. ← `prepare {rootfs, process, stdout, stderr, layers, memoryLimitBytes, cgroupTasks}`: the
+//!    process joins its cgroup itself when it can (`cgroupTasks`, v1), the container's
 //!    outputs are opened, the root changes to the rootfs, the module is found and checked,
 //!    through the precompilation cache (`precompiled-lookup` →, ← `precompiled`,
-//!    `precompiled-store` →); → `prepared`, `failed`, or `unsupported {message}` for a workload
+//!    `precompiled-store` →); → `prepared {joinedCgroup}`, `failed`, or `unsupported {message}` for a workload
 //!    the engine leaves to its Node container process;
 //! 3. ← `start`: the guest runs on the main thread; → `run-error {message}` for a trap, then
 //!    `exit {status}`, and the process exits with the status.
@@ -153,6 +154,9 @@ struct Prepare {
     #[serde(default)]
     layers: Vec<Layer>,
     memory_limit_bytes: Option<i64>,
+    /// The `tasks` files of the container's cgroup (v1) to join by writing 0 to each.
+    #[serde(default)]
+    cgroup_tasks: Vec<String>,
 }
 
 /// Messages from the daemon.
@@ -317,6 +321,23 @@ fn open_output(path: &str) -> Result<File, Failure> {
         OpenOptions::new().append(true).create(true).mode(0o640).open(&target)
     };
     opened.map_err(|e| Failure::new("INTERNAL", format!("cannot open {target}: {e}")))
+}
+
+/// Joins the container's cgroup by writing `0` (this thread) to each of its v1 `tasks` files, which
+/// the kernel does without the RCU grace period it makes another process's move wait for. Only
+/// while this process has a single thread: a thread moved alone would leave the others outside.
+/// False when it did not (the shim then moves the process itself).
+fn join_cgroup(tasks: &[String]) -> bool {
+    if tasks.is_empty() {
+        return false;
+    }
+    let single_threaded = std::fs::read_to_string("/proc/self/status")
+        .map(|status| status.lines().any(|l| l.split_whitespace().eq(["Threads:", "1"])))
+        .unwrap_or(false);
+    single_threaded
+        && tasks.iter().all(|file| {
+            OpenOptions::new().write(true).open(file).and_then(|mut f| f.write_all(b"0")).is_ok()
+        })
 }
 
 /// `posix.resolve(cwd, path)` without touching the filesystem.
@@ -497,6 +518,8 @@ pub fn run<E: Engine>(make_engine: impl FnOnce() -> Result<E, Failure>) -> ! {
             None => std::process::exit(1),
         }
     };
+    // First, while the host's /sys/fs/cgroup is in reach and before anything else runs.
+    let joined_cgroup = join_cgroup(&request.cgroup_tasks);
     let (workload, container) = match prepare(&mut channel, &engine, *request) {
         Ok(Ok(prepared)) => prepared,
         Ok(Err(reason)) => {
@@ -505,7 +528,7 @@ pub fn run<E: Engine>(make_engine: impl FnOnce() -> Result<E, Failure>) -> ! {
         }
         Err(failure) => channel.fail(failure),
     };
-    channel.send(json!({ "type": "prepared" }));
+    channel.send(json!({ "type": "prepared", "joinedCgroup": joined_cgroup }));
     loop {
         match channel.recv(None) {
             Some(ToExecutor::Start) => break,

@@ -47,35 +47,31 @@ fn invalid(message: impl Into<String>) -> GuestError {
     GuestError::Invalid(message.into())
 }
 
-/// Engine, compiled module and I/O runtime settings of a runner.
-pub struct Runner {
-    pub engine: Engine,
-    /// wasmer-wasix does its I/O and timers through tokio; one small runtime per runner.
-    pub tokio: Arc<tokio::runtime::Runtime>,
+/// A Cranelift engine, with each linear memory capped at `memory_limit_bytes` when given.
+pub fn engine(memory_limit_bytes: Option<i64>) -> Result<Engine> {
+    let mut engine: Engine = EngineBuilder::new(Cranelift::default()).engine().into();
+    if let Some(bytes) = memory_limit_bytes {
+        if bytes < 0 {
+            return Err(invalid("memoryLimitBytes is negative"));
+        }
+        let pages = u32::try_from(bytes as u64 / PAGE).unwrap_or(u32::MAX);
+        engine.set_tunables(CappedMemory {
+            base: BaseTunables::new(),
+            max: Pages(pages.min(65536)),
+        });
+    }
+    Ok(engine)
 }
 
-impl Runner {
-    /// A Cranelift engine, with each linear memory capped at `memory_limit_bytes` when given.
-    pub fn new(memory_limit_bytes: Option<i64>) -> Result<Self> {
-        let mut engine: Engine = EngineBuilder::new(Cranelift::default()).engine().into();
-        if let Some(bytes) = memory_limit_bytes {
-            if bytes < 0 {
-                return Err(invalid("memoryLimitBytes is negative"));
-            }
-            let pages = u32::try_from(bytes as u64 / PAGE).unwrap_or(u32::MAX);
-            engine.set_tunables(CappedMemory {
-                base: BaseTunables::new(),
-                max: Pages(pages.min(65536)),
-            });
-        }
-        let tokio = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("wasmer-io")
-            .enable_all()
-            .build()
-            .map_err(|e| failure(format!("cannot start the I/O runtime: {e}")))?;
-        Ok(Self { engine, tokio: Arc::new(tokio) })
-    }
+/// The small tokio runtime wasmer-wasix does a guest's I/O and timers on (one worker thread).
+pub fn io_runtime() -> Result<Arc<tokio::runtime::Runtime>> {
+    let tokio = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("wasmer-io")
+        .enable_all()
+        .build()
+        .map_err(|e| failure(format!("cannot start the I/O runtime: {e}")))?;
+    Ok(Arc::new(tokio))
 }
 
 /// Validates and compiles `bytes` (a WebAssembly binary) for `engine`.

@@ -72,11 +72,10 @@ pub struct WasiRunner {
 impl WasiRunner {
     #[napi(constructor)]
     pub fn new(options: Option<RunnerOptions>) -> Result<Self> {
-        let runner = guest::Runner::new(options.and_then(|o| o.memory_limit_bytes)).map_err(napi_error)?;
         Ok(Self {
-            engine: runner.engine,
+            engine: guest::engine(options.and_then(|o| o.memory_limit_bytes)).map_err(napi_error)?,
             module: None,
-            tokio: runner.tokio,
+            tokio: guest::io_runtime().map_err(napi_error)?,
         })
     }
 

@@ -162,6 +162,29 @@ export class Cgroup {
     }
   }
 
+  /**
+   * The `tasks` files a single-threaded process writes `0` to, to join this cgroup itself (v1);
+   * undefined on v2, where a process cannot move itself without the wait `addProcess` describes.
+   */
+  selfJoinFiles(): string[] | undefined {
+    if (this.version === 2) return undefined;
+    return V1_CONTROLLERS.map((c) => this.dir(c))
+      .filter((d) => existsSync(d))
+      .map((d) => join(d, 'tasks'));
+  }
+
+  /** Whether process `pid` is in this cgroup in every hierarchy (read from /proc/<pid>/cgroup). */
+  holds(pid: number): boolean {
+    const lines = (readText(`/proc/${pid}/cgroup`) ?? '').split('\n').filter(Boolean);
+    const pathOf = (controller: string): string | undefined =>
+      lines
+        .map((line) => /^\d+:([^:]*):(.*)$/.exec(line))
+        .find((m) => m && (this.version === 2 ? m[1] === '' : m[1]!.split(',').includes(controller)))?.[2];
+    if (this.version === 2) return pathOf('') === this.path;
+    const controllers = V1_CONTROLLERS.filter((c) => existsSync(this.dir(c)));
+    return controllers.length > 0 && controllers.every((c) => pathOf(c) === this.path);
+  }
+
   /** Host pids of every process in the cgroup. */
   pids(): number[] {
     const file = join(this.version === 2 ? this.dir() : this.dir('pids'), 'cgroup.procs');

@@ -15,7 +15,7 @@ use runwasi_executor::{Checked, Container, Failure};
 use serde::Deserialize;
 use wasmer::Module;
 
-use guest::{GuestError, Run, Runner};
+use guest::{GuestError, Run};
 
 /// The environment variable holding this process's settings (JSON, see [`Settings`]).
 const SETTINGS_ENV: &str = "RUNWASI_WASMER_EXECUTOR_SETTINGS";
@@ -34,7 +34,9 @@ fn text(err: GuestError) -> String {
     }
 }
 
-struct Wasmer(Runner);
+/// The engine; its I/O runtime (a thread) starts with the guest, so the process is still
+/// single-threaded when it joins its cgroup.
+struct Wasmer(wasmer::Engine);
 
 impl Wasmer {
     fn from_env() -> Result<Self, Failure> {
@@ -42,9 +44,9 @@ impl Wasmer {
             None => Settings::default(),
             Some(text) => serde_json::from_str(&text).map_err(|err| Failure::invalid(format!("{SETTINGS_ENV} is not valid: {err}")))?,
         };
-        let runner = Runner::new(settings.memory_limit_bytes)
+        let engine = guest::engine(settings.memory_limit_bytes)
             .map_err(|err| Failure::invalid(format!("cannot start the Wasmer runner: {}", text(err))))?;
-        Ok(Self(runner))
+        Ok(Self(engine))
     }
 }
 
@@ -61,7 +63,7 @@ impl runwasi_executor::Engine for Wasmer {
     }
 
     fn compile(&self, module: &[u8]) -> Result<Checked<Module>, String> {
-        guest::compile(&self.0.engine, module).map(Checked::Run).map_err(text)
+        guest::compile(&self.0, module).map(Checked::Run).map_err(text)
     }
 
     fn precompile(&self, _module: &[u8]) -> Result<Vec<u8>, String> {
@@ -82,7 +84,8 @@ impl runwasi_executor::Engine for Wasmer {
             stderr: container.stderr.as_raw_fd(),
             func: Some(container.func),
         };
-        let status = guest::run_module(&self.0.engine, module, &self.0.tokio, run).map_err(text);
+        let tokio = guest::io_runtime().map_err(text)?;
+        let status = guest::run_module(&self.0, module, &tokio, run).map_err(text);
         // The guest's own copies of the descriptors are closed; these were ours until now.
         drop(container.stdout);
         drop(container.stderr);

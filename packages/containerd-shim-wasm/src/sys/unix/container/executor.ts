@@ -45,6 +45,13 @@ export interface PrepareMessage {
   layers: WasmLayer[];
   /** The spec's memory limit in bytes, if any. */
   memoryLimitBytes?: number;
+  /**
+   * For a native container process on cgroup v1: the `tasks` files of the container's cgroup, one
+   * per hierarchy. A single-threaded process joins by writing `0` to each, which the kernel does
+   * without the RCU grace period a move by another process waits for; it says in `prepared`
+   * whether it did, and the shim moves it otherwise.
+   */
+  cgroupTasks?: string[];
 }
 
 /** Messages from the shim to the executor. */
@@ -57,7 +64,8 @@ export type ToExecutor =
 /** Messages from the executor to the shim. */
 export type FromExecutor =
   | { type: 'ready'; pid: number }
-  | { type: 'prepared' }
+  /** Set up; `joinedCgroup` when it joined the cgroup of `cgroupTasks` itself. */
+  | { type: 'prepared'; joinedCgroup?: boolean }
   | { type: 'exit'; status: number }
   | { type: 'failed'; code: ShimErrorCode; message: string }
   | { type: 'run-error'; message: string }

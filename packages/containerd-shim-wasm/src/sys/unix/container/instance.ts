@@ -172,14 +172,18 @@ export class LinuxInstance implements Instance {
       const began = Date.now();
       instance.#pid = await executor.ready;
       const readyAt = Date.now();
-      // The process joins the cgroup while it prepares (the kernel may hold the first move of a
-      // while for ~10 ms); it is in before `Start` can run any guest code.
+      // A native container process joins a v1 cgroup itself while single-threaded, without the
+      // kernel's wait described below; it says whether it did.
+      const selfJoin = executor.protocol === 'json' ? cgroup?.selfJoinFiles() : undefined;
+      // Otherwise the process is moved while it prepares (the kernel may hold the first move of a
+      // while for an RCU grace period, 10-20 ms); it is in before `Create` answers, so before any
+      // guest code can run.
       let joinedAt = readyAt;
-      const joined = (cgroup?.addProcess(instance.#pid) ?? Promise.resolve()).then(() => {
+      const moved = (selfJoin ? Promise.resolve() : (cgroup?.addProcess(instance.#pid) ?? Promise.resolve())).then(() => {
         joinedAt = Date.now();
       });
+      moved.catch(() => undefined); // awaited below, after the layers
       const proc = spec.process ?? {};
-      joined.catch(() => undefined); // awaited below, after the layers
       const layers = (await options.layers) ?? [];
       instance.#send({
         type: 'prepare',
@@ -193,20 +197,28 @@ export class LinuxInstance implements Instance {
         logLevel: options.logLevel,
         layers,
         memoryLimitBytes: specMemoryLimit(spec.linux?.resources),
+        ...(selfJoin ? { cgroupTasks: selfJoin } : {}),
       });
       let preparedAt = readyAt;
-      const prepared = expectMessage(child, 'prepared', () => undefined, {
+      const prepared = expectMessage(child, 'prepared', (message) => message.joinedCgroup === true, {
         timeoutMs: options.prepareTimeoutMs ?? 60_000,
         phase: 'setup',
         failedCode: 'INVALID_ARGUMENT',
-      }).then(() => {
+      }).then((joinedItself) => {
         preparedAt = Date.now();
+        return joinedItself;
       });
       prepared.catch(() => undefined); // when the cgroup fails first, the process is killed below
-      await Promise.all([joined, prepared]);
+      const [, joinedItself] = await Promise.all([moved, prepared]);
+      // Checked, not taken on trust: a guest must never run outside its cgroup.
+      if (selfJoin && cgroup && !(joinedItself && cgroup.holds(instance.#pid))) {
+        await cgroup.addProcess(instance.#pid);
+        joinedAt = Date.now();
+      }
       options.logger.log('debug', 'container process prepared', {
         waitedForProcessMs: readyAt - began,
         cgroupMs: joinedAt - readyAt,
+        joinedItself,
         prepareMs: preparedAt - readyAt,
       });
       if (child.stdin) instance.#stdin = new StdinPump(options.stdin, child.stdin);
