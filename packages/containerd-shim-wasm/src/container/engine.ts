@@ -40,7 +40,10 @@ export interface Precompiler {
  * `NODE_CHANNEL_FD` (Node's `json` IPC serialization), bytes as base64 text. It sends
  * `{"type":"ready","pid":<host pid>}` once it can take a container (or `failed`); gets `prepare`
  * (`id`, `rootfs`, `process` {args, env, cwd}, `stdout`, `stderr`, `layers` [{mediaType, bytes}],
- * `memoryLimitBytes`), opens the output streams, changes its root to `rootfs` and checks the
+ * `memoryLimitBytes`, and on cgroup v1 `cgroupTasks`: the container cgroup's `tasks` files, which
+ * a single-threaded process joins by writing `0` to each, then says so with `prepared`
+ * {joinedCgroup: true}; the shim checks it and moves the process otherwise), opens the output
+ * streams, changes its root to `rootfs` and checks the
  * workload, asking the daemon for a compiled module with `precompiled-lookup` {label, digest}
  * (answered by `precompiled` {artifact?}) and handing one over with `precompiled-store`
  * {label, module, artifact}; answers `prepared`, `failed` {code, message}, or `unsupported`
