@@ -24,7 +24,8 @@ import {
   shimZombies,
 } from '../e2e/helpers';
 
-const ENGINE = 'v8';
+/** The engine under load: `v8` (a Node container process each) unless `RUNWASI_SOAK_ENGINE` names another. */
+const ENGINE = process.env['RUNWASI_SOAK_ENGINE'] ?? 'v8';
 const RUNTIME = `io.containerd.${ENGINE}.v1`;
 const NAMESPACE = 'runwasi-soak-load';
 const TASKS = Number(process.env['RUNWASI_SOAK_TASKS'] ?? 500);
