@@ -5,13 +5,9 @@
 const { accessSync, constants } = require('node:fs');
 const { dirname, join } = require('node:path');
 
-const BINARY = 'runwasi-wasmtime-executor';
+const { platformPackage, triple } = require('./platform.js');
 
-function libc() {
-  if (process.platform !== 'linux') return '';
-  const report = typeof process.report?.getReport === 'function' ? process.report.getReport() : undefined;
-  return report?.header?.glibcVersionRuntime ? '-gnu' : '-musl';
-}
+const BINARY = 'runwasi-wasmtime-executor';
 
 function executable(file) {
   try {
@@ -24,12 +20,11 @@ function executable(file) {
 
 /** The absolute path of the executor binary for this platform, or undefined when there is none. */
 function executorPath() {
-  const triple = `${process.platform}-${process.arch}${libc()}`;
   const candidates = [];
   if (process.env.RUNWASI_WASMTIME_EXECUTOR_PATH) candidates.push(process.env.RUNWASI_WASMTIME_EXECUTOR_PATH);
   candidates.push(join(__dirname, `${BINARY}.${triple}`));
   try {
-    candidates.push(join(dirname(require.resolve(`@runwasi/wasmtime-node-${triple}/package.json`)), `${BINARY}.${triple}`));
+    candidates.push(join(dirname(require.resolve(`${platformPackage}/package.json`)), `${BINARY}.${triple}`));
   } catch {
     // no platform package installed
   }

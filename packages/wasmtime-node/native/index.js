@@ -5,14 +5,8 @@
 'use strict';
 const { join } = require('node:path');
 
-function libc() {
-  if (process.platform !== 'linux') return '';
-  const report = typeof process.report?.getReport === 'function' ? process.report.getReport() : undefined;
-  return report?.header?.glibcVersionRuntime ? '-gnu' : '-musl';
-}
+const { platformPackage, triple } = require('./platform.js');
 
-const triple = `${process.platform}-${process.arch}${libc()}`;
-const platformPackage = `@runwasi/wasmtime-node-${triple}`;
 const candidates = process.env.RUNWASI_WASMTIME_NATIVE_PATH
   ? [process.env.RUNWASI_WASMTIME_NATIVE_PATH]
   : [join(__dirname, `wasmtime-node.${triple}.node`), platformPackage];

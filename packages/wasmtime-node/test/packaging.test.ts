@@ -40,7 +40,7 @@ describe('platform packages', () => {
         '@runwasi/wasmtime-node-linux-x64-gnu': manifest.version,
         '@runwasi/wasmtime-node-linux-x64-musl': manifest.version,
       });
-      expect(manifest.files).toEqual(['native/index.js', 'native/index.d.ts', 'native/executor.js', 'native/executor.d.ts']);
+      expect(manifest.files).toEqual(['native/index.js', 'native/index.d.ts', 'native/platform.js', 'native/executor.js', 'native/executor.d.ts']);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -104,17 +104,24 @@ pub trait Engine {
     fn name(&self) -> &str;
 
     /// Names the compiler build and settings artifacts depend on (letters, digits, `.`, `_`,
-    /// `-`), or None to compile every module without the precompilation cache.
-    fn cache_key(&self) -> Option<String>;
+    /// `-`), or None (the default) to compile every module without the precompilation cache.
+    fn cache_key(&self) -> Option<String> {
+        None
+    }
 
     /// Compiles `module` (the module file or wasm layer the container names).
     fn compile(&self, module: &[u8]) -> Result<Checked<Self::Workload>, String>;
 
-    /// Compiles `module` into an artifact [`Engine::load_precompiled`] accepts.
-    fn precompile(&self, module: &[u8]) -> Result<Vec<u8>, String>;
+    /// Compiles `module` into an artifact [`Engine::load_precompiled`] accepts; needed only with
+    /// a [`Engine::cache_key`].
+    fn precompile(&self, _module: &[u8]) -> Result<Vec<u8>, String> {
+        Err(format!("the {} engine keeps no precompiled modules", self.name()))
+    }
 
     /// Loads an artifact of [`Engine::precompile`] made under the same cache key.
-    fn load_precompiled(&self, artifact: &[u8]) -> Result<Checked<Self::Workload>, String>;
+    fn load_precompiled(&self, _artifact: &[u8]) -> Result<Checked<Self::Workload>, String> {
+        Err(format!("the {} engine keeps no precompiled modules", self.name()))
+    }
 
     /// Checks the compiled workload against the container (an entrypoint it lacks, say);
     /// `module` is the module's path as `args[0]` names it.

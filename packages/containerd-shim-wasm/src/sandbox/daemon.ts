@@ -164,12 +164,18 @@ export async function runDaemon(engine: Engine, flags: ShimFlags, executor: Exec
   const namedFile = join(DAEMON_DIR, `${engine.name}@${flags.namespace}`);
   const named = `${flags.address}\n${flags.socket}\n${process.pid}\n`;
 
+  // Written once per advertising spell, not per connection: a connection per container is
+  // containerd's critical path.
+  let advertised = false;
   const advertise = (): void => {
+    if (advertised) return;
     mkdirSync(dirname(pidFile), { recursive: true, mode: 0o700 });
     writeFileSync(pidFile, String(process.pid));
     writeFileSync(namedFile, named, { mode: 0o600 });
+    advertised = true;
   };
   const unadvertise = (): void => {
+    advertised = false;
     rmSync(pidFile, { force: true });
     // Another daemon of the namespace (under another containerd) may have noted itself since.
     if (readText(namedFile) === named) rmSync(namedFile, { force: true });

@@ -7,6 +7,20 @@ import type { Writable } from 'node:stream';
 
 import { internal, ShimError } from '../../sandbox/error.js';
 
+/** Whether `path` is a fifo (opened without blocking to tell); false when it does not exist. */
+function isFifo(path: string): boolean {
+  try {
+    const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      return fstatSync(fd).isFIFO();
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false; // does not exist (yet)
+  }
+}
+
 /**
  * Opens a container output stream: a fifo read-write (so writes never fail with EPIPE and the open
  * never blocks), a `file://` URI or regular file for appending, /dev/null for ''.
@@ -17,15 +31,7 @@ export function openOutput(path: string): number {
   if (/^[a-z]+:\/\//.test(target)) {
     throw new ShimError('INVALID_ARGUMENT', `unsupported stdio URI ${path}: only fifos and file:// are supported`);
   }
-  let isFifo = false;
-  try {
-    const fd = openSync(target, constants.O_RDONLY | constants.O_NONBLOCK);
-    isFifo = fstatSync(fd).isFIFO();
-    closeSync(fd);
-  } catch {
-    // does not exist yet: a file to create
-  }
-  return isFifo
+  return isFifo(target)
     ? openSync(target, constants.O_RDWR)
     : openSync(target, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT, 0o640);
 }
@@ -40,12 +46,9 @@ export function holdOutputFifos(paths: readonly string[]): () => void {
   for (const path of paths) {
     if (path === '' || /^[a-z]+:\/\//.test(path)) continue;
     try {
-      const fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
-      const isFifo = fstatSync(fd).isFIFO();
-      closeSync(fd);
-      if (isFifo) held.push(openSync(path, constants.O_RDWR | constants.O_NONBLOCK));
+      if (isFifo(path)) held.push(openSync(path, constants.O_RDWR | constants.O_NONBLOCK));
     } catch {
-      // not there: nobody reads it either
+      // gone meanwhile: nobody reads it either
     }
   }
   return () => {

@@ -57,21 +57,9 @@ impl runwasi_executor::Engine for Wasmer {
         "wasmer"
     }
 
-    /// Modules are compiled at every `Create`, as the Node container process does.
-    fn cache_key(&self) -> Option<String> {
-        None
-    }
-
+    // No `cache_key`: modules are compiled at every `Create`, as in the Node container process.
     fn compile(&self, module: &[u8]) -> Result<Checked<Module>, String> {
         guest::compile(&self.0, module).map(Checked::Run).map_err(text)
-    }
-
-    fn precompile(&self, _module: &[u8]) -> Result<Vec<u8>, String> {
-        Err("the Wasmer engine keeps no precompiled modules".into())
-    }
-
-    fn load_precompiled(&self, _artifact: &[u8]) -> Result<Checked<Module>, String> {
-        Err("the Wasmer engine keeps no precompiled modules".into())
     }
 
     fn run(&self, module: Module, container: Container) -> Result<i32, String> {

@@ -70,6 +70,25 @@ export interface ExpectOptions {
 const EXIT_DRAIN_MS = 500;
 
 /**
+ * Calls `then` once the exited process `child`'s last IPC messages have been delivered. Node may
+ * report the exit before them (a status or a `failed` sent just before exiting); they come before
+ * the channel's `disconnect`, so this waits for it, for {@link EXIT_DRAIN_MS} at most.
+ */
+export function afterChannelDrained(child: ChildProcess, then: () => void): void {
+  if (!child.connected) return then();
+  let done = false;
+  const once = (): void => {
+    if (done) return;
+    done = true;
+    clearTimeout(timer);
+    then();
+  };
+  const timer = setTimeout(once, EXIT_DRAIN_MS);
+  // After the `message` events the disconnect may still have queued behind it.
+  child.once('disconnect', () => setImmediate(once));
+}
+
+/**
  * Waits for the container process's `type` message and resolves `pick(message)`; rejects on its
  * `failed` report, its exit, or the timeout.
  */
@@ -96,21 +115,12 @@ export function expectMessage<T extends FromExecutor['type'], R>(
         reject(new UnsupportedWorkload(message.message));
       }
     };
-    const onExit = (code: number | null, signal: NodeJS.Signals | null): void => {
-      // Node may report the exit before the last messages of the channel (a `failed` sent just
-      // before exiting); those come before the channel's `disconnect`, so wait for it, briefly.
-      const exited = (): void => {
+    const onExit = (code: number | null, signal: NodeJS.Signals | null): void =>
+      // A message that arrives meanwhile settles the promise first.
+      afterChannelDrained(child, () => {
         cleanup();
         reject(internal(`the container process exited during its ${options.phase} (${signal ?? `code ${code}`})`));
-      };
-      if (!child.connected) return exited();
-      const drain = setTimeout(exited, EXIT_DRAIN_MS);
-      child.once('disconnect', () => {
-        clearTimeout(drain);
-        // A message that arrived meanwhile has settled the promise already.
-        setImmediate(exited);
       });
-    };
     const cleanup = (): void => {
       clearTimeout(timer);
       child.off('message', onMessage);

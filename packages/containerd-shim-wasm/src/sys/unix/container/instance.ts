@@ -27,7 +27,7 @@ import { StdinPump } from '../stdio.js';
 import { specMemoryLimit } from '../../../container/context.js';
 import type { FromExecutor, ToExecutor } from './executor.js';
 import type { ExecutorProcess } from './executor_process.js';
-import { expectMessage, messageBytes } from './executor_process.js';
+import { afterChannelDrained, expectMessage, messageBytes } from './executor_process.js';
 
 /** Everything needed to create a container on Linux. */
 export interface LinuxInstanceOptions {
@@ -66,9 +66,6 @@ export interface PrecompiledModules {
   store(label: string, module: Uint8Array, artifact: Uint8Array): Promise<void>;
 }
 
-/** How long an exited container process's last IPC messages may take to arrive. */
-const IPC_DRAIN_MS = 500;
-
 /** A wasm container on Linux. Construct with {@link LinuxInstance.create}. */
 export class LinuxInstance implements Instance {
   #status: InstanceStatus = 'created';
@@ -93,18 +90,7 @@ export class LinuxInstance implements Instance {
     this.#exited = new Promise((resolve) => {
       // Node may emit `exit` before the last messages of the IPC channel (the reported status, a
       // run error) are read; those come before the channel's `disconnect`, so wait for it, briefly.
-      child.once('exit', (code, signal) => {
-        let settled = false;
-        const settle = (): void => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          finish(code, signal);
-        };
-        const timer = setTimeout(settle, IPC_DRAIN_MS);
-        if (child.connected) child.once('disconnect', settle);
-        else settle();
-      });
+      child.once('exit', (code, signal) => afterChannelDrained(child, () => finish(code, signal)));
       const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
         const status = this.#exitStatus(code, signal);
         const cgroup = this.#cgroup;
